@@ -1,0 +1,121 @@
+"""Lazy, injectable boto3 clients with standard AWS retry behaviour.
+
+Clients are created on first use and cached per (service, Region, role), never at import time,
+so a client cannot be made before a test's `mock_aws()` starts. `reset_clients()` drops the
+cache (tests call it around each moto context); `set_session()` injects another boto3 session.
+`add_call_observer()` lets tests and the local replay record every API call a handler makes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_securityhub import SecurityHubClient
+    from mypy_boto3_sns import SNSClient
+
+__all__ = [
+    "RETRY_CONFIG",
+    "add_call_observer",
+    "client",
+    "current_region",
+    "dynamodb",
+    "remove_call_observer",
+    "reset_clients",
+    "secretsmanager",
+    "securityhub",
+    "set_session",
+    "sns",
+]
+
+#: Adaptive mode = standard retries (throttling and transient errors, exponential backoff with
+#: jitter) plus client-side rate limiting once the service starts throttling.
+RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=5, read_timeout=20)
+
+#: Called with ("iam-prefix:Operation", api_params) for every API call any of our clients makes.
+CallObserver = Callable[[str, dict[str, Any]], None]
+
+#: Services whose SigV4 signing name is not their IAM action prefix.
+_IAM_PREFIX_BY_SIGNING_NAME = {"monitoring": "cloudwatch", "email": "ses"}
+
+_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+_cache: dict[tuple[str, str | None], Any] = {}
+_observers: list[CallObserver] = []
+
+
+def set_session(session: boto3.session.Session | None) -> None:
+    """Use `session` for clients made from now on (None: a default session)."""
+    global _session
+    with _lock:
+        _session = session
+        _cache.clear()
+
+
+def reset_clients() -> None:
+    """Forget every cached client; the next call creates fresh ones."""
+    with _lock:
+        _cache.clear()
+
+
+def add_call_observer(observer: CallObserver) -> None:
+    _observers.append(observer)
+
+
+def remove_call_observer(observer: CallObserver) -> None:
+    if observer in _observers:
+        _observers.remove(observer)
+
+
+def _notify_observers(model: Any, params: dict[str, Any], **_: Any) -> None:
+    if not _observers:
+        return
+    signing_name = model.service_model.signing_name
+    prefix = _IAM_PREFIX_BY_SIGNING_NAME.get(signing_name, signing_name)
+    for observer in list(_observers):
+        observer(f"{prefix}:{model.name}", params)
+
+
+def current_region() -> str:
+    """The Region this process runs in (AWS_REGION in Lambda)."""
+    session = _session or boto3.session.Session()
+    return session.region_name or "us-east-1"
+
+
+def client(service_name: str, region_name: str | None = None) -> Any:
+    """A cached client for `service_name` in `region_name` (default: the session's Region)."""
+    key = (service_name, region_name)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    with _lock:
+        cached = _cache.get(key)
+        if cached is None:
+            session = _session or boto3.session.Session()
+            cached = session.client(service_name, region_name=region_name, config=RETRY_CONFIG)  # type: ignore[call-overload]
+            cached.meta.events.register("before-parameter-build", _notify_observers)
+            _cache[key] = cached
+    return cached
+
+
+def sns(region_name: str | None = None) -> SNSClient:
+    return client("sns", region_name)  # type: ignore[no-any-return]
+
+
+def securityhub(region_name: str | None = None) -> SecurityHubClient:
+    return client("securityhub", region_name)  # type: ignore[no-any-return]
+
+
+def secretsmanager(region_name: str | None = None) -> SecretsManagerClient:
+    return client("secretsmanager", region_name)  # type: ignore[no-any-return]
+
+
+def dynamodb(region_name: str | None = None) -> DynamoDBClient:
+    return client("dynamodb", region_name)  # type: ignore[no-any-return]

@@ -1,0 +1,43 @@
+"""Severity labels shared by alerts, notifications and ASFF findings (`Severity.Label`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Severity"]
+
+
+class Severity(StrEnum):
+    """ASFF severity labels, comparable by rank (CRITICAL > HIGH > ... > INFORMATIONAL)."""
+
+    INFORMATIONAL = "INFORMATIONAL"
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def rank(self) -> int:
+        return _ORDER.index(self)
+
+    def lowered(self, steps: int = 1) -> Severity:
+        """This severity moved down `steps` bands, never below INFORMATIONAL."""
+        return _ORDER[max(0, self.rank - steps)]
+
+    def raised(self, steps: int = 1) -> Severity:
+        return _ORDER[min(len(_ORDER) - 1, self.rank + steps)]
+
+    @property
+    def original_score(self) -> int:
+        """A representative 0-100 score for the label (ASFF `Severity.Normalized` ranges)."""
+        return _SCORE[self]
+
+
+_ORDER: tuple[Severity, ...] = tuple(Severity)
+_SCORE = {
+    Severity.INFORMATIONAL: 0,
+    Severity.LOW: 30,
+    Severity.MEDIUM: 50,
+    Severity.HIGH: 80,
+    Severity.CRITICAL: 95,
+}
