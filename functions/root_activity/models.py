@@ -18,7 +18,10 @@ __all__ = ["CloudTrailDetail", "RootActivityEvent", "SessionContext", "UserIdent
 
 
 class _CloudTrailModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+    # defer_build: schemas are built on first validation, not at import (cold start).
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True, defer_build=True
+    )
 
 
 class SessionIssuer(_CloudTrailModel):

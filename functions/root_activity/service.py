@@ -38,7 +38,11 @@ class RootActivityService:
             settings=settings,
             root_settings=root_settings,
             notifier=default_notifier(settings),
-            importer=FindingsImporter() if settings.securityhub_import else None,
+            importer=(
+                FindingsImporter(base_delay_seconds=settings.securityhub_retry_base_seconds)
+                if settings.securityhub_import
+                else None
+            ),
             failures=SigninFailureCounter(
                 settings.state_table, timedelta(minutes=root_settings.failure_burst_window_minutes)
             ),

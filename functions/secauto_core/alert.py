@@ -14,7 +14,7 @@ __all__ = ["Alert", "Fact"]
 class Fact(BaseModel):
     """One labelled value shown in a message. Values may be attacker-controlled text."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     label: str
     value: str
@@ -23,7 +23,7 @@ class Fact(BaseModel):
 class Alert(BaseModel):
     """What happened, how bad it is, and where to look; rendered by each notifier."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     capability: str
     severity: Severity

@@ -1,9 +1,12 @@
-"""Lazy, injectable boto3 clients with standard AWS retry behaviour.
+"""Lazy, injectable AWS SDK clients with standard AWS retry behaviour.
 
-Clients are created on first use and cached per (service, Region, role), never at import time,
-so a client cannot be made before a test's `mock_aws()` starts. `reset_clients()` drops the
-cache (tests call it around each moto context); `set_session()` injects another boto3 session.
+Clients are created on first use and cached per (service, Region), never at import time, so a
+client cannot be made before a test's `mock_aws()` starts. `reset_clients()` drops the cache
+(tests call it around each moto context); `set_session()` injects another session.
 `add_call_observer()` lets tests and the local replay record every API call a handler makes.
+
+The clients are boto3's own client classes, made from a botocore session: `import boto3` also
+loads s3transfer (about 130 ms of cold start) for S3 transfer helpers we never use.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 if TYPE_CHECKING:
@@ -46,13 +49,13 @@ CallObserver = Callable[[str, dict[str, Any]], None]
 _IAM_PREFIX_BY_SIGNING_NAME = {"monitoring": "cloudwatch", "email": "ses"}
 
 _lock = threading.Lock()
-_session: boto3.session.Session | None = None
+_session: botocore.session.Session | None = None
 _cache: dict[tuple[str, str | None], Any] = {}
 _observers: list[CallObserver] = []
 
 
-def set_session(session: boto3.session.Session | None) -> None:
-    """Use `session` for clients made from now on (None: a default session)."""
+def set_session(session: botocore.session.Session | None) -> None:
+    """Use `session` for clients made from now on (None: a fresh default session)."""
     global _session
     with _lock:
         _session = session
@@ -85,8 +88,8 @@ def _notify_observers(model: Any, params: dict[str, Any], **_: Any) -> None:
 
 def current_region() -> str:
     """The Region this process runs in (AWS_REGION in Lambda)."""
-    session = _session or boto3.session.Session()
-    return session.region_name or "us-east-1"
+    session = _session or botocore.session.get_session()
+    return str(session.get_config_variable("region") or "us-east-1")
 
 
 def client(service_name: str, region_name: str | None = None) -> Any:
@@ -98,8 +101,8 @@ def client(service_name: str, region_name: str | None = None) -> Any:
     with _lock:
         cached = _cache.get(key)
         if cached is None:
-            session = _session or boto3.session.Session()
-            cached = session.client(service_name, region_name=region_name, config=RETRY_CONFIG)  # type: ignore[call-overload]
+            session = _session or botocore.session.get_session()
+            cached = session.create_client(service_name, region_name=region_name, config=RETRY_CONFIG)
             cached.meta.events.register("before-parameter-build", _notify_observers)
             _cache[key] = cached
     return cached

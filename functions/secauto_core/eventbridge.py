@@ -18,7 +18,7 @@ DetailT = TypeVar("DetailT", bound=BaseModel)
 
 
 class EventBridgeEvent(BaseModel, Generic[DetailT]):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     version: str = "0"
     id: str = Field(min_length=1)

@@ -88,6 +88,8 @@ class RuntimeSettings(EnvSettings):
     account_alias: str | None = None
     #: Import ASFF findings into Security Hub (BatchImportFindings).
     securityhub_import: bool = True
+    #: First delay before re-sending findings Security Hub rejected (doubles per attempt).
+    securityhub_retry_base_seconds: float = 0.5
     #: Minutes a processed event id is remembered, so a re-delivery is recognised.
     idempotency_ttl_minutes: int = 24 * 60
 
