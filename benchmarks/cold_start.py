@@ -23,9 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"
 TARGET_RATIO = 1.5
-_PROBE = (
-    "import time; start = time.perf_counter(); import {module}; print(time.perf_counter() - start)"
-)
+_PROBE = "import time; start = time.perf_counter(); import {module}; print(time.perf_counter() - start)"
 #: What a first invocation loads on top of the handler's imports.
 _FIRST_USE = (
     "import aws_lambda_powertools.utilities.idempotency, aws_lambda_powertools.utilities.parameters, "

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from secauto_core.lifecycle import reset_runtime
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 __all__ = ["ACCOUNT_ID", "EmbeddedAccount", "embedded_account"]
 
@@ -66,7 +68,9 @@ class EmbeddedAccount:
         for body in _drain(self.client("sqs"), self.sns_capture_queue_url):
             envelope = json.loads(body)
             attributes = {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()}
-            messages.append({"subject": envelope.get("Subject"), "message": envelope["Message"], "attributes": attributes})
+            messages.append(
+                {"subject": envelope.get("Subject"), "message": envelope["Message"], "attributes": attributes}
+            )
         return messages
 
     def dlq_messages(self) -> list[dict[str, Any]]:
@@ -91,9 +95,11 @@ class EmbeddedAccount:
 
 
 def _drain(sqs: Any, queue_url: str) -> list[str]:
-    bodies = []
+    bodies: list[str] = []
     while True:
-        response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        response = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )
         batch = response.get("Messages", [])
         if not batch:
             return bodies
@@ -109,10 +115,12 @@ def _seed(region: str, slack_url: str | None) -> EmbeddedAccount:
     sns, sqs, dynamodb = client("sns"), client("sqs"), client("dynamodb")
     topic_arn = sns.create_topic(Name="secauto-alerts")["TopicArn"]
     capture_url = sqs.create_queue(QueueName="secauto-alerts-capture")["QueueUrl"]
-    capture_arn = sqs.get_queue_attributes(QueueUrl=capture_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    capture_arn = sqs.get_queue_attributes(QueueUrl=capture_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=capture_arn)
     dlq_url = sqs.create_queue(QueueName="secauto-dlq")["QueueUrl"]
-    secret_name = "secauto/slack-webhook"
+    secret_name = "secauto/slack-webhook"  # noqa: S105 (the secret's name, not its value)
     secret: dict[str, Any] = {"Name": secret_name}
     if slack_url:
         secret["SecretString"] = slack_url

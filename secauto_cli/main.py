@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["main"]
 
@@ -28,7 +30,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from secauto_cli.demo import run_demo
 
-    return run_demo(as_json=args.json, synthesize=not args.skip_synth)
+    return run_demo(as_json=args.json, synthesize_stacks=not args.skip_synth)
 
 
 def build_parser() -> argparse.ArgumentParser:

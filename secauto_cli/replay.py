@@ -17,17 +17,20 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secauto_cli.embedded_account import EmbeddedAccount
 from secauto_cli.lambda_context import LocalLambdaContext
 from secauto_cli.rule_matcher import matching_rules
-from secauto_cli.slack_capture import SlackCapture
 from secauto_core import clients
 from secauto_core.lifecycle import reset_runtime
 from secauto_core.observability import logger
-from secauto_infra.rule_catalog import RuleSpec
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from secauto_cli.slack_capture import SlackCapture
+    from secauto_infra.rule_catalog import RuleSpec
 
 __all__ = ["EffectCollector", "ReplayOutcome", "Replayer"]
 
@@ -78,7 +81,9 @@ def _parse_output(text: str) -> _Captured:
             captured.metrics.append(
                 {
                     "namespace": directives.get("Namespace"),
-                    "dimensions": {d: record.get(d) for group in directives.get("Dimensions", []) for d in group},
+                    "dimensions": {
+                        d: record.get(d) for group in directives.get("Dimensions", []) for d in group
+                    },
                     "values": {name: record.get(name) for name in names},
                 }
             )
@@ -105,13 +110,15 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 def _captured_output(buffer: io.StringIO) -> Iterator[None]:
     """Send the handler's logs (Powertools Logger keeps its own stream) and EMF lines to `buffer`."""
     handler = logger.registered_handler
-    previous = handler.setStream(buffer) if isinstance(handler, logging.StreamHandler) else None
+    if not isinstance(handler, logging.StreamHandler):
+        raise TypeError("the Powertools logger is expected to log through a StreamHandler")
+    # Swapped directly: setStream() would flush the previous stream, which may be closed.
+    previous, handler.stream = handler.stream, buffer
     try:
         with contextlib.redirect_stdout(buffer):
             yield
     finally:
-        if previous is not None and isinstance(handler, logging.StreamHandler):
-            handler.setStream(previous)
+        handler.stream = previous
 
 
 class Replayer:
@@ -193,7 +200,9 @@ class Replayer:
         for record in captured.logs:
             if record.get("level") in ("ERROR", "CRITICAL"):
                 detail = {k: v for k, v in record.items() if k in ("reason", "failed_findings", "exception")}
-                outcome.errors.append(f"{capability}: {record.get('message')} {json.dumps(detail) if detail else ''}".strip())
+                outcome.errors.append(
+                    f"{capability}: {record.get('message')} {json.dumps(detail) if detail else ''}".strip()
+                )
         if self.show_logs:
             outcome.effects.setdefault("logs", []).extend(captured.logs)
         return result

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from secauto_cli.replay import ReplayOutcome
+if TYPE_CHECKING:
+    from secauto_cli.replay import ReplayOutcome
 
 __all__ = ["describe_outcome"]
 
@@ -23,6 +24,8 @@ def _result_summary(result: Any) -> str:
     for key in ("severity", "kind"):
         if result.get(key):
             parts.append(str(result[key]))
+    if result.get("labels"):
+        parts.append("[" + "; ".join(map(str, result["labels"])) + "]")
     if result.get("duplicate"):
         parts.append("(duplicate delivery: stored result, nothing re-sent)")
     if result.get("reason"):
@@ -47,10 +50,8 @@ def describe_outcome(outcome: ReplayOutcome, expected_no_match: bool = False) ->
         attrs = " ".join(f"{k}={v}" for k, v in sorted(message["attributes"].items()))
         lines.append(f"      sns: {message['subject']} [{attrs}]")
     for finding in effects.get("securityhub", []):
-        lines.append(
-            f"      securityhub: {finding['Severity']['Label']} {finding['Title']!r} ({finding['RecordState']}) "
-            f"id={finding['Id']}"
-        )
+        label, state = finding["Severity"]["Label"], finding["RecordState"]
+        lines.append(f"      securityhub: {label} {finding['Title']!r} ({state}) id={finding['Id']}")
     for parked in effects.get("dlq", []):
         lines.append(f"      dlq: parked an event ({type(parked).__name__})")
     for name, changes in effects.items():

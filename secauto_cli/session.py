@@ -8,7 +8,7 @@ from typing import Any
 
 from secauto_cli.embedded_account import EmbeddedAccount, embedded_account
 from secauto_cli.local_config import capability_environments
-from secauto_cli.replay import ReplayOutcome, Replayer
+from secauto_cli.replay import Replayer, ReplayOutcome
 from secauto_cli.report import describe_outcome
 from secauto_cli.slack_capture import SlackCapture
 from secauto_infra.rule_catalog import load_rules

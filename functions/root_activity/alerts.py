@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address, ip_address
+from typing import TYPE_CHECKING
 
 from root_activity.classify import Classification, RootActivityKind
-from root_activity.models import RootActivityEvent
 from secauto_core.alert import Alert, Fact
 from secauto_core.asff import AsffResource, FindingSpec
 from secauto_core.console_links import cloudtrail_event_url
+
+if TYPE_CHECKING:
+    from root_activity.models import RootActivityEvent
 
 __all__ = ["CAPABILITY", "build_alert", "build_finding_spec"]
 
@@ -44,7 +47,9 @@ def _facts(event: RootActivityEvent, classification: Classification) -> tuple[Fa
     if classification.mfa_used is not None:
         facts.append(Fact(label="MFA used", value="yes" if classification.mfa_used else "NO"))
     if detail.error_code or detail.error_message:
-        facts.append(Fact(label="Error", value=" ".join(filter(None, [detail.error_code, detail.error_message]))))
+        facts.append(
+            Fact(label="Error", value=" ".join(filter(None, [detail.error_code, detail.error_message])))
+        )
     context = detail.user_identity.session_context
     if classification.kind is RootActivityKind.ASSUMED_ROOT_API_CALL and context and context.session_issuer:
         facts.append(Fact(label="AssumeRoot issuer", value=context.session_issuer.arn or "unknown"))

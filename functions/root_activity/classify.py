@@ -13,10 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
 
-from root_activity.models import CloudTrailDetail
-from root_activity.settings import RootActivitySettings
 from secauto_core.severity import Severity
+
+if TYPE_CHECKING:
+    from root_activity.models import CloudTrailDetail
+    from root_activity.settings import RootActivitySettings
 
 __all__ = ["Classification", "RootActivityKind", "classify", "is_console_signin", "signin_failed"]
 

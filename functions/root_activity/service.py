@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from root_activity.alerts import build_alert, build_finding_spec
 from root_activity.classify import classify, is_console_signin, signin_failed
-from root_activity.models import RootActivityEvent
 from root_activity.settings import RootActivitySettings
 from root_activity.signin_failures import SigninFailureCounter
 from secauto_core import clients
@@ -17,6 +16,9 @@ from secauto_core.notifier import Notifier, default_notifier
 from secauto_core.observability import MetricUnit, logger, metrics
 from secauto_core.securityhub import FindingsImporter
 from secauto_core.settings import RuntimeSettings, get_settings
+
+if TYPE_CHECKING:
+    from root_activity.models import RootActivityEvent
 
 __all__ = ["RootActivityService"]
 
@@ -53,7 +55,9 @@ class RootActivityService:
         detail = event.detail
         recent_failures = 0
         if is_console_signin(detail) and signin_failed(detail):
-            recent_failures = self.failures.record_and_count(event.account, detail.event_id, detail.event_time)
+            recent_failures = self.failures.record_and_count(
+                event.account, detail.event_id, detail.event_time
+            )
         classification = classify(detail, self.root_settings, recent_failures)
         alert = build_alert(event, classification, self.settings.account_alias)
         logger.info(

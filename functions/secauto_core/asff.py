@@ -9,14 +9,17 @@ result with `asff_validator.validate_finding`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from secauto_core.asff_validator import AsffValidationError, validate_finding
 from secauto_core.console_links import partition_of
-from secauto_core.severity import Severity
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from secauto_core.severity import Severity
 
 __all__ = [
     "AsffResource",
@@ -133,7 +136,10 @@ def build_finding(spec: FindingSpec) -> dict[str, Any]:
     """The ASFF finding for `spec`; raises `AsffValidationError` if it still breaks a rule."""
     if not spec.resources:
         raise AsffValidationError(["Resources: at least one resource is required"])
-    severity = {"Label": spec.severity.value, "Original": truncate(spec.severity_original or spec.severity.value, 256)}
+    severity = {
+        "Label": spec.severity.value,
+        "Original": truncate(spec.severity_original or spec.severity.value, 256),
+    }
     types = [truncate(t, 256) for t in spec.types][:TYPES_MAX]
     finding: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,

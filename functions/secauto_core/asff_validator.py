@@ -95,7 +95,11 @@ def validate_finding(finding: dict[str, Any]) -> list[str]:
         problems.append(f"ProductArn: {finding['ProductArn']!r} is not a Security Hub product ARN")
     if finding.get("AwsAccountId") and not _ACCOUNT.match(str(finding["AwsAccountId"])):
         problems.append("AwsAccountId: 12 digits required")
-    problems += [f"{name}: not an ISO 8601 time" for name in _TIMES if name in finding and not _valid_time(finding[name])]
+    problems += [
+        f"{name}: not an ISO 8601 time"
+        for name in _TIMES
+        if name in finding and not _valid_time(finding[name])
+    ]
     if "Types" in finding:
         problems += _check_types(finding["Types"], "Types")
     if "Severity" in finding:

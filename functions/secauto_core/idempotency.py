@@ -39,8 +39,11 @@ def reset_store() -> None:
     _store.cache_clear()
 
 
-def _mark_duplicate(response: Any, record: DataRecord) -> Any:
-    logger.info("Duplicate delivery: returning the stored result", extra={"idempotency_key": record.idempotency_key})
+def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
+    logger.info(
+        "Duplicate delivery: returning the stored result",
+        extra={"idempotency_key": idempotent_data.idempotency_key},
+    )
     metrics.add_metric(name="DuplicateEventsSkipped", unit=MetricUnit.Count, value=1)
     return {**response, "duplicate": True} if isinstance(response, dict) else response
 

@@ -71,8 +71,5 @@ class DeferredTracer:
 
         return wrapper  # type: ignore[return-value]
 
-    def put_annotation(self, key: str, value: str | int | float | bool) -> None:
-        self.real.put_annotation(key=key, value=value)
-
 
 tracer = DeferredTracer()

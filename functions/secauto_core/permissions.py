@@ -20,7 +20,7 @@ class CoreResource(StrEnum):
     """Resources of the core stack, resolved to ARNs by the CDK construct."""
 
     TOPIC = "topic"
-    SLACK_SECRET = "slack_secret"
+    SLACK_SECRET = "slack_secret"  # noqa: S105 (a resource name, not a secret)
     IDEMPOTENCY_TABLE = "idempotency_table"
     STATE_TABLE = "state_table"
     KMS_KEY = "kms_key"

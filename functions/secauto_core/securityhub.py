@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,8 @@ from secauto_core.asff_validator import MAX_FINDING_BYTES
 from secauto_core.observability import MetricUnit, logger, metrics
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
     from mypy_boto3_securityhub import SecurityHubClient
 
 __all__ = ["FailedFinding", "FindingsImporter", "ImportReport", "batches"]
@@ -110,7 +111,9 @@ class FindingsImporter:
             size = _size(finding)
             if size > MAX_FINDING_BYTES:
                 report.failed.append(
-                    FailedFinding(str(finding.get("Id")), "FindingTooLarge", f"{size} bytes > {MAX_FINDING_BYTES}")
+                    FailedFinding(
+                        str(finding.get("Id")), "FindingTooLarge", f"{size} bytes > {MAX_FINDING_BYTES}"
+                    )
                 )
             else:
                 sendable.append(finding)

@@ -9,7 +9,6 @@ failed `DeliveryResult`; it never raises, so the SNS message and the rest of a b
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -17,6 +16,8 @@ from secauto_core.delivery import DeliveryResult, DeliveryStatus
 from secauto_core.slack_format import render_alert
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from slack_sdk.http_retry import RetryHandler
 
     from secauto_core.alert import Alert

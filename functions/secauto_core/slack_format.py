@@ -10,10 +10,12 @@ lines are folded to spaces; every text is cut to Slack's length limits with a vi
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from secauto_core.alert import Alert
 from secauto_core.severity import Severity
+
+if TYPE_CHECKING:
+    from secauto_core.alert import Alert
 
 __all__ = ["TRUNCATION_MARKER", "escape_text", "render_alert"]
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from secauto_core.alert import Alert
 
-__all__ = ["SnsNotifier", "render_text", "render_subject"]
+__all__ = ["SnsNotifier", "render_subject", "render_text"]
 
 _SUBJECT_MAX = 100
 # SNS subjects: printable ASCII, no line breaks.

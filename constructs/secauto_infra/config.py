@@ -1,0 +1,262 @@
+"""The deployment configuration of secauto: the `secauto` object of the CDK context.
+
+One pydantic model validates everything before a single construct is built, so a bad
+`cdk.json` fails with one readable message instead of a half-synthesized app. Keys are camelCase
+in JSON (as in the rest of `cdk.json`); Python code uses the snake_case attributes.
+
+Adding a capability: add a `CapabilityConfig` subclass and a field on `CapabilitiesConfig`, then
+register its stack builder in `app_builder.CAPABILITIES` (a test checks the two lists agree).
+This module imports nothing from the CDK, so the local tools can validate a config cheaply.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "CDK_JSON",
+    "CONFIG_CONTEXT_KEY",
+    "LOG_RETENTION_DAYS",
+    "SIGNIN_REGION",
+    "BreakGlassWindow",
+    "CapabilitiesConfig",
+    "CapabilityConfig",
+    "CisAlarmConfig",
+    "ConfigError",
+    "RootActivityConfig",
+    "SecautoConfig",
+    "cdk_json_context",
+    "load_config",
+    "parse_config",
+]
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+#: The key of the secauto configuration object in the CDK context.
+CONFIG_CONTEXT_KEY = "secauto"
+
+#: Root console sign-ins are recorded in this Region only.
+SIGNIN_REGION = "us-east-1"
+
+#: The retention periods CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+
+
+class ConfigError(ValueError):
+    """The `secauto` context object is not a valid configuration."""
+
+
+class _Model(BaseModel):
+    """camelCase in JSON, snake_case in Python; unknown keys are typos, so they are errors."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, validate_default=True
+    )
+
+
+class BreakGlassWindow(_Model):
+    """A planned period of root use: alerts inside it are downgraded, not dropped."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BreakGlassWindow:
+        if self.end <= self.start:
+            raise ValueError(f"break-glass window {self.reason!r}: end must be after start")
+        return self
+
+    def as_env(self) -> dict[str, str]:
+        """The JSON object the handler reads."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "reason": self.reason}
+
+
+class CisAlarmConfig(_Model):
+    """CIS / Security Hub CloudWatch.1: a metric filter and alarm on the CloudTrail log group."""
+
+    enabled: bool = False
+    cloud_trail_log_group_name: str | None = None
+
+    @model_validator(mode="after")
+    def _log_group_when_enabled(self) -> CisAlarmConfig:
+        if self.enabled and not self.cloud_trail_log_group_name:
+            raise ValueError("cisAlarm.enabled needs cisAlarm.cloudTrailLogGroupName")
+        return self
+
+
+class CapabilityConfig(_Model):
+    """Settings every capability has."""
+
+    enabled: bool = True
+
+    def environment(self) -> dict[str, str]:
+        """The capability's own environment variables for its function (none by default).
+
+        Kept here, free of CDK imports, so the local replay configures handlers exactly as a
+        deployment does.
+        """
+        return {}
+
+
+class RootActivityConfig(CapabilityConfig):
+    """Alerts on any use of the root user."""
+
+    expected_source_cidrs: tuple[str, ...] = ()
+    break_glass_windows: tuple[BreakGlassWindow, ...] = ()
+    failure_burst_threshold: int = Field(default=3, ge=2)
+    failure_burst_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    cis_alarm: CisAlarmConfig = CisAlarmConfig()
+
+    def environment(self) -> dict[str, str]:
+        """The `SECAUTO_ROOT_*` variables the handler's settings read."""
+        return {
+            "SECAUTO_ROOT_EXPECTED_SOURCE_CIDRS": json.dumps(list(self.expected_source_cidrs)),
+            "SECAUTO_ROOT_BREAK_GLASS_WINDOWS": json.dumps([w.as_env() for w in self.break_glass_windows]),
+            "SECAUTO_ROOT_FAILURE_BURST_THRESHOLD": str(self.failure_burst_threshold),
+            "SECAUTO_ROOT_FAILURE_BURST_WINDOW_MINUTES": str(self.failure_burst_window_minutes),
+        }
+
+    @field_validator("expected_source_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # strict: "203.0.113.7/24" is a typo, not a /24; widening it silently would hide root use.
+        try:
+            return tuple(str(ipaddress.ip_network(cidr, strict=True)) for cidr in value)
+        except ValueError as exc:
+            raise ValueError(f"expectedSourceCidrs: {exc}") from exc
+
+
+class CapabilitiesConfig(_Model):
+    """One entry per capability (findings, accessKeys, albLogs, autoBlock, backups come later)."""
+
+    root_activity: RootActivityConfig = RootActivityConfig()
+
+    def enabled(self) -> list[str]:
+        """Names (snake_case field names) of the enabled capabilities."""
+        return [name for name in type(self).model_fields if getattr(self, name).enabled]
+
+
+class SecautoConfig(_Model):
+    """Everything a deployment of secauto can be told."""
+
+    home_region: str = "us-east-1"
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    #: Regions where root API calls are caught; events from others are forwarded home.
+    regions: tuple[str, ...] = ()
+    #: Name of an existing Secrets Manager secret; unset: the core stack creates an empty one.
+    slack_webhook_secret_name: str | None = None
+    account_alias: str | None = None
+    security_hub_import: bool = True
+    powertools_layer_version: int = Field(default=27, ge=1)
+    lambda_runtime: Literal["python3.11", "python3.12", "python3.13"] = "python3.13"
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    log_retention_days: int = 365
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    capabilities: CapabilitiesConfig = CapabilitiesConfig()
+
+    @field_validator("home_region")
+    @classmethod
+    def _home_region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"not an AWS Region name: {value!r}")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [region for region in value if not _REGION.match(region)]
+        if bad:
+            raise ValueError(f"not AWS Region names: {bad}")
+        return tuple(dict.fromkeys(value))  # drop duplicates, keep order
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs accepts one of {sorted(LOG_RETENTION_DAYS)}, not {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _region_coverage(self) -> SecautoConfig:
+        if not self.regions:
+            object.__setattr__(self, "regions", (self.home_region,))
+        if self.home_region not in self.regions:
+            raise ValueError(f"regions must include homeRegion {self.home_region!r}")
+        if self.capabilities.root_activity.enabled and SIGNIN_REGION not in self.regions:
+            raise ValueError(
+                f"regions must include {SIGNIN_REGION!r}: AWS records root console sign-ins only there"
+            )
+        return self
+
+    @property
+    def other_regions(self) -> tuple[str, ...]:
+        """The configured Regions other than the home Region (each gets forwarder stacks)."""
+        return tuple(region for region in self.regions if region != self.home_region)
+
+    @property
+    def python_version(self) -> str:
+        """`3.13` for `python3.13`: pip's `--python-version`."""
+        return self.lambda_runtime.removeprefix("python")
+
+
+def parse_config(raw: Any) -> SecautoConfig:
+    """Validate the `secauto` context value (a dict, a JSON string from `cdk -c`, or None)."""
+    if raw is None:
+        raw = {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"context 'secauto' is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"context 'secauto' must be a JSON object, not {type(raw).__name__}")
+    try:
+        return SecautoConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid context 'secauto':\n{exc}") from exc
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The `context` object of `cdk.json` (empty if the file is missing)."""
+    if not path.is_file():
+        return {}
+    context = json.loads(path.read_text(encoding="utf-8")).get("context", {})
+    if not isinstance(context, dict):
+        raise ValueError(f"{path}: 'context' must be an object")
+    return context
+
+
+def load_config(overrides: Mapping[str, Any] | None = None, path: Path = CDK_JSON) -> SecautoConfig:
+    """The configuration of `cdk.json`, with `overrides` laid over its `secauto` object."""
+    raw = dict(cdk_json_context(path).get(CONFIG_CONTEXT_KEY) or {})
+    return parse_config(_deep_merge(raw, dict(overrides or {})))
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

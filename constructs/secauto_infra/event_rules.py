@@ -1,0 +1,133 @@
+"""EventBridge rules built from `rules/*.json`, with the pattern copied verbatim.
+
+We use the L1 `CfnRule`: the L2 `EventPattern` types `source` and `detail-type` as lists of
+strings, so a file using content filters there (`{"anything-but": [...]}`) could only be
+rebuilt through `Match` helpers, i.e. restated in Python. With the L1 the template's
+`EventPattern` is the file, byte for byte, and targets are wired here explicitly: the Lambda
+invoke permission, the forwarding role, and the dead-letter queue policy.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+
+from secauto_infra.config import SIGNIN_REGION
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from aws_cdk import aws_lambda as lambda_
+
+    from constructs import Construct
+    from secauto_infra.rule_catalog import RuleSpec
+
+__all__ = [
+    "ALL_MANAGEMENT_EVENTS",
+    "allow_rule_to_invoke",
+    "bus_target",
+    "lambda_target",
+    "occurs_in",
+    "reads_cloudtrail_api_calls",
+    "rule_from_spec",
+    "rule_regions",
+]
+
+#: Rule state that also matches read-only (Describe/Get/List) CloudTrail management events.
+ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+
+#: Event sources AWS records in one Region only (global services).
+_SINGLE_REGION_SOURCES = {"aws.signin": SIGNIN_REGION}
+
+
+def reads_cloudtrail_api_calls(spec: RuleSpec) -> bool:
+    """Whether the rule matches CloudTrail API-call events (which include read-only ones)."""
+    detail_types = spec.pattern.get("detail-type", [])
+    return isinstance(detail_types, list) and "AWS API Call via CloudTrail" in detail_types
+
+
+def rule_regions(spec: RuleSpec) -> frozenset[str] | None:
+    """The only Regions where the rule's events occur, or None for every Region."""
+    sources = spec.pattern.get("source")
+    if (
+        isinstance(sources, list)
+        and sources
+        and all(isinstance(source, str) and source in _SINGLE_REGION_SOURCES for source in sources)
+    ):
+        return frozenset(_SINGLE_REGION_SOURCES[source] for source in sources)
+    return None
+
+
+def occurs_in(spec: RuleSpec, region: str) -> bool:
+    """Whether the rule's events can be recorded in `region` (so a forwarder there needs it)."""
+    regions = rule_regions(spec)
+    return regions is None or region in regions
+
+
+def _construct_id(spec: RuleSpec) -> str:
+    rule = spec.name.partition(".")[2]
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", rule) if part) + "Rule"
+
+
+def rule_from_spec(
+    scope: Construct,
+    spec: RuleSpec,
+    *,
+    targets: Sequence[events.CfnRule.TargetProperty],
+    description: str,
+) -> events.CfnRule:
+    """A rule on the default bus for one rule file.
+
+    Rules on CloudTrail API calls get the state that also delivers read-only calls: for the root
+    user, a `Describe*` or `Get*` is as alarming as a change.
+    """
+    return events.CfnRule(
+        scope,
+        _construct_id(spec),
+        description=f"{description} ({spec.path.name})"[:512],
+        event_pattern=spec.pattern,
+        state=ALL_MANAGEMENT_EVENTS if reads_cloudtrail_api_calls(spec) else "ENABLED",
+        targets=list(targets),
+    )
+
+
+def lambda_target(
+    function: lambda_.IFunction,
+    *,
+    dead_letter_queue_arn: str,
+    max_event_age: Duration,
+    retry_attempts: int,
+) -> events.CfnRule.TargetProperty:
+    """Invoke `function` with the whole event; undeliverable events go to the dead-letter queue."""
+    return events.CfnRule.TargetProperty(
+        id="Function",
+        arn=function.function_arn,
+        dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_queue_arn),
+        retry_policy=events.CfnRule.RetryPolicyProperty(
+            maximum_event_age_in_seconds=int(max_event_age.to_seconds()),
+            maximum_retry_attempts=retry_attempts,
+        ),
+    )
+
+
+def allow_rule_to_invoke(function: lambda_.IFunction, rule: events.CfnRule) -> None:
+    """The function's resource policy statement that lets this one rule invoke it."""
+    function.add_permission(
+        f"Invoke{rule.node.id}",
+        principal=iam.ServicePrincipal("events.amazonaws.com"),
+        source_arn=rule.attr_arn,
+    )
+
+
+def bus_target(bus_arn: str, *, role: iam.IRole, dead_letter_queue_arn: str) -> events.CfnRule.TargetProperty:
+    """Put the event on another event bus (cross-Region targets need a role)."""
+    return events.CfnRule.TargetProperty(
+        id="HomeBus",
+        arn=bus_arn,
+        role_arn=role.role_arn,
+        dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_queue_arn),
+    )

@@ -1,0 +1,220 @@
+"""`SecautoFunction`: the one way secauto deploys a Lambda function.
+
+Each function gets its own role whose inline policies grant exactly what its capability
+declares in `functions/<capability>/permissions.py` (plus `CORE_PERMISSIONS`), each action on its
+own resource, and what the Lambda platform needs (its log group, X-Ray, the dead-letter queue).
+The role is handed to Lambda as immutable, so no CDK grant can widen it behind our back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+from secauto_core.permissions import CORE_PERMISSIONS, CoreResource, Permission
+from secauto_infra.alarms import alarm_to_topic
+from secauto_infra.bundling import functions_code
+from secauto_infra.nag import acknowledge
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from secauto_infra.config import SecautoConfig
+    from secauto_infra.core_stack import CoreResources
+
+__all__ = ["POWERTOOLS_LAYER_ACCOUNT", "RETENTION", "SecautoFunction", "powertools_layer_arn"]
+
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+
+#: CloudWatch Logs retention periods by days (`config.LOG_RETENTION_DAYS` lists the same days).
+RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+_ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
+_APP_LOG_LEVELS = {
+    "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
+    "INFO": lambda_.ApplicationLogLevel.INFO,
+    "WARNING": lambda_.ApplicationLogLevel.WARN,
+    "ERROR": lambda_.ApplicationLogLevel.ERROR,
+}
+
+
+def powertools_layer_arn(region: str, *, runtime: str, architecture: str, version: int) -> str:
+    """The public Powertools for AWS Lambda (Python) v3 layer for one runtime and architecture."""
+    python = runtime.replace(".", "")  # python3.13 -> python313
+    return (
+        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{python}-{architecture}:{version}"
+    )
+
+
+class SecautoFunction(Construct):
+    """A capability's Lambda function, its role, log group and errors alarm."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        capability: str,
+        config: SecautoConfig,
+        core: CoreResources,
+        permissions: Sequence[Permission] = (),
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration | None = None,
+        memory_size: int = 256,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.capability = capability
+        self.permissions: tuple[Permission, ...] = (*CORE_PERMISSIONS, *permissions)
+
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=RETENTION[config.log_retention_days], encryption_key=core.key
+        )
+        declared = self._declared_grants(core, stack)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"secauto {capability}: exactly the permissions its code declares",
+            inline_policies={
+                "platform": _policy(self._platform_grants(core), minus=declared),
+                "capability": _policy(declared),
+            },
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions "
+            "(AWS documents '*' as their only resource); every other statement names its resource.",
+        )
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            powertools_layer_arn(
+                stack.region,
+                runtime=config.lambda_runtime,
+                architecture=config.architecture,
+                version=config.powertools_layer_version,
+            ),
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"secauto {capability}",
+            runtime=lambda_.Runtime(config.lambda_runtime, lambda_.RuntimeFamily.PYTHON),
+            architecture=_ARCHITECTURES[config.architecture],
+            handler=f"{capability}.handler.lambda_handler",
+            code=functions_code(architecture=config.architecture, python_version=config.python_version),
+            layers=[layer],
+            role=self.role.without_policy_updates(),
+            timeout=timeout or Duration.seconds(30),
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=_APP_LOG_LEVELS[config.log_level],
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
+            dead_letter_queue=core.dlq,
+            environment=self._environment(capability, config, core, environment or {}),
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            f"{config.lambda_runtime} on purpose: the public Powertools layer is published only up to "
+            "python3.13, and the bundled wheels are built for the same version.",
+        )
+        self.errors_alarm = alarm_to_topic(
+            self,
+            "ErrorsAlarm",
+            metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            topic=core.topic,
+            description=f"secauto {capability}: the function failed",
+        )
+
+    def _platform_grants(self, core: CoreResources) -> dict[str, set[str]]:
+        """What Lambda itself does with the role: write logs, send traces, dead-letter events."""
+        return {
+            self.log_group.log_group_arn: {"logs:CreateLogStream", "logs:PutLogEvents"},
+            "*": {"xray:PutTelemetryRecords", "xray:PutTraceSegments"},
+            core.dlq.queue_arn: {"sqs:SendMessage"},
+        }
+
+    def _declared_grants(self, core: CoreResources, stack: Stack) -> dict[str, set[str]]:
+        """The declared actions, by resource ARN."""
+        grants: dict[str, set[str]] = defaultdict(set)
+        for permission in self.permissions:
+            grants[resource_arn(permission.resource, core, stack)].update(permission.actions)
+        return grants
+
+    @staticmethod
+    def _environment(
+        capability: str, config: SecautoConfig, core: CoreResources, extra: Mapping[str, str]
+    ) -> dict[str, str]:
+        env = {
+            "SECAUTO_CAPABILITY": capability,
+            "SECAUTO_TOPIC_ARN": core.topic.topic_arn,
+            "SECAUTO_SLACK_SECRET_NAME": core.slack_secret_ref,
+            "SECAUTO_IDEMPOTENCY_TABLE": core.idempotency_table.table_name,
+            "SECAUTO_STATE_TABLE": core.state_table.table_name,
+            "SECAUTO_DLQ_URL": core.dlq.queue_url,
+            "SECAUTO_SECURITYHUB_IMPORT": json.dumps(config.security_hub_import),
+            "POWERTOOLS_SERVICE_NAME": f"secauto-{capability}",
+            "POWERTOOLS_METRICS_NAMESPACE": "secauto",
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+        }
+        if config.account_alias:
+            env["SECAUTO_ACCOUNT_ALIAS"] = config.account_alias
+        return {**env, **extra}
+
+
+def _policy(
+    grants: Mapping[str, set[str]], *, minus: Mapping[str, set[str]] | None = None
+) -> iam.PolicyDocument:
+    """One statement per resource, with exactly its actions (less those `minus` already grants)."""
+    minus = minus or {}
+    statements = [
+        iam.PolicyStatement(actions=sorted(actions - minus.get(resource, set())), resources=[resource])
+        for resource, actions in grants.items()
+        if actions - minus.get(resource, set())
+    ]
+    return iam.PolicyDocument(statements=statements)
+
+
+def resource_arn(resource: CoreResource | str, core: CoreResources, stack: Stack) -> str:
+    """Resolve a declared resource: a core resource, or an ARN template for this stack's account."""
+    if isinstance(resource, CoreResource):
+        return core.arn_of(resource)
+    if not resource.startswith("arn:"):
+        raise ValueError(f"a permission resource must be a CoreResource or an ARN template: {resource!r}")
+    return resource.format(partition=stack.partition, region=stack.region, account=stack.account)

@@ -1,0 +1,151 @@
+"""Reading synthesized secauto templates: stacks, resources, and where a reference points."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
+
+from aws_cdk import App, CfnElement, Stack
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from constructs import IConstruct
+    from secauto_infra.config import SecautoConfig
+
+CORE = "SecautoCore"
+HOME = "SecautoRootActivity"
+XRAY_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+
+SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+
+FULL_CONFIG: dict[str, Any] = {
+    "homeRegion": "eu-west-1",
+    "account": "123456789012",
+    "regions": ["eu-west-1", "us-east-1", "ap-southeast-2"],
+    "slackWebhookSecretName": "team/secauto-slack",
+    "accountAlias": "prod-main",
+    "securityHubImport": False,
+    "powertoolsLayerVersion": 27,
+    "architecture": "arm64",
+    "logRetentionDays": 90,
+    "logLevel": "DEBUG",
+    "capabilities": {
+        "rootActivity": {
+            "enabled": True,
+            "expectedSourceCidrs": ["203.0.113.0/24", "2001:db8::/32"],
+            "breakGlassWindows": [
+                {"start": "2025-01-01T00:00:00Z", "end": "2025-01-02T00:00:00Z", "reason": "yearly MFA check"}
+            ],
+            "failureBurstThreshold": 5,
+            "failureBurstWindowMinutes": 30,
+            "cisAlarm": {"enabled": True, "cloudTrailLogGroupName": "aws-controltower/CloudTrailLogs"},
+        }
+    },
+}
+
+
+@dataclass
+class Synthesized:
+    """One synthesized app: its constructs, its cloud assembly on disk, and its config."""
+
+    app: App = field(repr=False)
+    outdir: Path
+    config: SecautoConfig = field(repr=False)
+    _templates: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def stacks(self) -> dict[str, Stack]:
+        return {child.node.id: child for child in self.app.node.children if isinstance(child, Stack)}
+
+    def template(self, stack_id: str) -> dict[str, Any]:
+        if stack_id not in self._templates:
+            path = self.outdir / f"{self.stacks[stack_id].artifact_id}.template.json"
+            self._templates[stack_id] = json.loads(path.read_text(encoding="utf-8"))
+        return self._templates[stack_id]
+
+    def resources(self, stack_id: str, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template(stack_id)["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    def all_resources(self, resource_type: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(stack id, logical id, resource) of one type in every stack."""
+        return [
+            (stack_id, logical_id, resource)
+            for stack_id in self.stacks
+            for logical_id, resource in self.resources(stack_id, resource_type).items()
+        ]
+
+    def logical_id(self, construct: IConstruct) -> str:
+        """`Stack:LogicalId` of an L2's CloudFormation resource."""
+        element = cast("CfnElement", construct.node.default_child or construct)
+        stack = Stack.of(element)
+        return f"{stack.node.id}:{stack.get_logical_id(element)}"
+
+    @property
+    def account(self) -> str:
+        return self.config.account or "{account}"
+
+    def canonical(self, stack_id: str, value: Any) -> str:
+        """A reference as a comparable string: `Stack:LogicalId[.Attr]`, or an ARN with
+        `{account}`/`{partition}`/`{region}` for pseudo parameters; cross-stack references are
+        followed to the producing stack's resource."""
+        if isinstance(value, str):
+            return value
+        if not isinstance(value, dict) or len(value) != 1:
+            raise AssertionError(f"not a reference: {value!r}")
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            pseudo = {
+                "AWS::AccountId": "{account}",
+                "AWS::Partition": "{partition}",
+                "AWS::Region": "{region}",
+            }
+            return pseudo.get(argument, f"{stack_id}:{argument}")
+        if function == "Fn::GetAtt":
+            return f"{stack_id}:{argument[0]}.{argument[1]}"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return cast("str", separator).join(self.canonical(stack_id, part) for part in parts)
+        if function == "Fn::GetStackOutput":
+            producer = self._stack_by_name(argument["StackName"])
+            output = self.template(producer)["Outputs"][argument["OutputName"]]
+            return self.canonical(producer, output["Value"])
+        if function == "Fn::ImportValue":
+            for producer in self.stacks:
+                for output in self.template(producer).get("Outputs", {}).values():
+                    if output.get("Export", {}).get("Name") == argument:
+                        return self.canonical(producer, output["Value"])
+        raise AssertionError(f"unsupported reference {value!r}")
+
+    def _stack_by_name(self, stack_name: str) -> str:
+        for stack_id, stack in self.stacks.items():
+            if stack.stack_name == stack_name:
+                return stack_id
+        raise AssertionError(f"no stack named {stack_name}")
+
+
+def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = policy_document["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def role_grants(synth: Synthesized, stack_id: str, role: dict[str, Any]) -> set[tuple[str, str]]:
+    """(action, canonical resource) pairs allowed by a role's inline policies."""
+    grants: set[tuple[str, str]] = set()
+    for policy in role["Properties"].get("Policies", []):
+        for statement in statements(policy["PolicyDocument"]):
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    grants.add((action, synth.canonical(stack_id, resource)))
+    return grants
