@@ -39,6 +39,7 @@ def import_seconds(module: str, runs: int, then: str = "") -> float:
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": "secauto-benchmark",
         "POWERTOOLS_METRICS_NAMESPACE": "secauto",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
     samples = []
     for _ in range(runs):

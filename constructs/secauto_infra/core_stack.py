@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -92,6 +92,12 @@ class CoreStack(Stack):
             ),
             topic=self.topic,
             description="secauto: events or invocations failed and wait in the dead-letter queue",
+        )
+        # What an operator needs after `cdk deploy`: where to subscribe, what to fill, what to watch.
+        CfnOutput(self, "AlertTopicArn", value=self.topic.topic_arn, description="subscribe to alerts here")
+        CfnOutput(self, "SlackWebhookSecret", value=secret_ref, description="put the Slack webhook URL here")
+        CfnOutput(
+            self, "DeadLetterQueueUrl", value=self.dlq.queue_url, description="failed and rejected events"
         )
 
     def _build_key(self) -> kms.Key:

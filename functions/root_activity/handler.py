@@ -28,5 +28,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         parked = park_event(event, f"not a root CloudTrail event: {reason}")
         return {"status": "rejected", "reason": reason, "parked": parked}
+    identity = parsed.detail.user_identity.type
+    if identity != "Root":
+        # The rules only send root events; anything else means a misconfigured rule.
+        reason = f"userIdentity.type is {identity!r}, not 'Root'"
+        return {"status": "rejected", "reason": reason, "parked": park_event(event, reason)}
     service = RootActivityService.from_environment()
     return run_once(lambda _: service.handle(parsed), event, context=context)

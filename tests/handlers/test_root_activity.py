@@ -314,3 +314,12 @@ def test_mutated_events_never_raise(make_account, invoke, name, mutations):
         else:
             assert invocation.result["status"] == "alerted"
             assert len(account.sns_messages()) == 1
+
+
+def test_a_non_root_event_is_rejected_not_alerted(make_account, invoke):
+    with make_account(CAPABILITY) as account:
+        invocation = invoke(CAPABILITY, load_event("root_activity/iam_user_console_signin.json"))
+        assert invocation.result["status"] == "rejected"
+        assert "not 'Root'" in invocation.result["reason"]
+        assert account.sns_messages() == []
+        assert len(account.dlq_messages()) == 1

@@ -1,0 +1,47 @@
+"""Every AWS call a handler makes is one its capability declares (and so its role allows).
+
+The infrastructure tests check that each function's role grants exactly the declared
+permissions; this test closes the loop from the other side: it replays every sample event of a
+capability (and a malformed one) against moto, records each API call the handler makes, and
+requires each to be declared.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+
+from secauto_cli.demo import expected_rules, sample_events
+from secauto_core import clients
+from secauto_core.permissions import CORE_PERMISSIONS
+from secauto_infra.rule_catalog import load_rules
+
+CAPABILITIES = sorted({spec.capability for spec in load_rules()})
+
+
+def declared_actions(capability: str) -> set[str]:
+    module = importlib.import_module(f"{capability}.permissions")
+    return {action for permission in (*CORE_PERMISSIONS, *module.PERMISSIONS) for action in permission.actions}
+
+
+@pytest.mark.parametrize("capability", CAPABILITIES)
+def test_handler_calls_only_declared_actions(make_account, invoke, slack, capability):
+    events = [
+        json.loads(path.read_text())
+        for path in sample_events()
+        if path.parent.name == capability and expected_rules(path)
+    ]
+    assert events, f"no sample events for {capability}"
+    calls: set[str] = set()
+    observer = lambda operation, _params: calls.add(operation)  # noqa: E731
+    clients.add_call_observer(observer)
+    try:
+        with make_account(capability):
+            for event in [*events, *events[:1], {"id": "malformed", "detail": "not an object"}]:
+                invoke(capability, event)
+    finally:
+        clients.remove_call_observer(observer)
+    assert calls, "the handler made no AWS call at all"
+    assert calls - declared_actions(capability) == set()
