@@ -34,4 +34,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         reason = f"userIdentity.type is {identity!r}, not 'Root'"
         return {"status": "rejected", "reason": reason, "parked": park_event(event, reason)}
     service = RootActivityService.from_environment()
-    return run_once(lambda _: service.handle(parsed), event, context=context)
+    return run_once(lambda _: service.handle(parsed), event, name="root_activity.handle", context=context)

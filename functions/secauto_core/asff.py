@@ -9,11 +9,12 @@ result with `asff_validator.validate_finding`.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from secauto_core.asff_validator import AsffValidationError, validate_finding
+from secauto_core.asff_validator import MAX_FINDING_BYTES, AsffValidationError, validate_finding
 from secauto_core.console_links import partition_of
 
 if TYPE_CHECKING:
@@ -169,7 +170,30 @@ def build_finding(spec: FindingSpec) -> dict[str, Any]:
         finding["SourceUrl"] = spec.source_url[:SOURCE_URL_MAX]
     if spec.network:
         finding["Network"] = dict(spec.network)
+    _fit_size(finding)
     problems = validate_finding(finding)
     if problems:
         raise AsffValidationError(problems)
     return finding
+
+
+def _size(finding: dict[str, Any]) -> int:
+    return len(json.dumps(finding, default=str))
+
+
+def _fit_size(finding: dict[str, Any]) -> None:
+    """Shrink `finding` in place below Security Hub's 240 KB, least important parts first."""
+    if _size(finding) <= MAX_FINDING_BYTES:
+        return
+    fields = finding["ProductFields"]
+    for key in fields:
+        fields[key] = truncate(fields[key], 256)
+    if _size(finding) > MAX_FINDING_BYTES:
+        kept = dict(list(fields.items())[:10])
+        kept["secauto/DroppedProductFields"] = str(len(fields) - len(kept))
+        finding["ProductFields"] = kept
+    for resource in finding["Resources"]:
+        if _size(finding) <= MAX_FINDING_BYTES:
+            break
+        if resource.pop("Details", None) is not None:
+            resource["Tags"] = {**resource.get("Tags", {}), "secauto:DetailsDropped": "size"}

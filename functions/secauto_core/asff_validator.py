@@ -82,9 +82,17 @@ def _check_severity(severity: Any, where: str) -> list[str]:
     return []
 
 
+_STRINGS = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Title", "Description")
+
+
 def validate_finding(finding: dict[str, Any]) -> list[str]:
     """Every rule `finding` breaks; an empty list means Security Hub should accept it."""
-    problems = [f"{name}: required" for name in REQUIRED if finding.get(name) in (None, "", [])]
+    problems = [f"{name}: required" for name in REQUIRED if finding.get(name) in (None, "", [], {})]
+    problems += [
+        f"{name}: must be a string"
+        for name in _STRINGS
+        if name in finding and not isinstance(finding[name], str)
+    ]
     if finding.get("SchemaVersion") not in (None, "2018-10-08"):
         problems.append("SchemaVersion must be 2018-10-08")
     for name, limit in _LIMITS.items():
@@ -110,6 +118,8 @@ def validate_finding(finding: dict[str, Any]) -> list[str]:
     if "Severity" in provider:
         problems += _check_severity(provider["Severity"], "FindingProviderFields.Severity")
     resources = finding.get("Resources")
+    if resources is not None and not isinstance(resources, list):
+        problems.append("Resources: must be a list")
     if isinstance(resources, list):
         if not 1 <= len(resources) <= 32:
             problems.append(f"Resources: {len(resources)} given, 1 to 32 allowed")
@@ -128,7 +138,8 @@ def validate_finding(finding: dict[str, Any]) -> list[str]:
     ]
     if finding.get("RecordState") not in (None, "ACTIVE", "ARCHIVED"):
         problems.append("RecordState must be ACTIVE or ARCHIVED")
-    size = len(json.dumps(finding, default=str).encode())
+    # Measured as botocore sends it: json.dumps defaults (non-ASCII escaped).
+    size = len(json.dumps(finding, default=str))
     if size > MAX_FINDING_BYTES:
         problems.append(f"finding is {size} bytes, limit {MAX_FINDING_BYTES}")
     return problems

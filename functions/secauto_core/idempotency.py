@@ -8,6 +8,7 @@ again. Without a configured table (a local run) the function simply runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -52,10 +53,20 @@ def run_once(
     process: Processor,
     event: dict[str, Any],
     *,
+    name: str | None = None,
     key_jmespath: str = "id",
     context: LambdaContext | None = None,
 ) -> dict[str, Any]:
-    """`process(event)`, or its stored result if an event with the same key was processed."""
+    """`process(event)`, or its stored result if an event with the same key was processed.
+
+    `name` (default: the function's qualified name) scopes the records, so two processors
+    sharing a table never share a record; callables without a `__qualname__` must pass it.
+    """
+    scope = name or getattr(process, "__qualname__", None)
+    if not scope and not isinstance(process, functools.partial):
+        scope = type(process).__qualname__  # a callable object
+    if not scope:
+        raise TypeError("run_once needs name= for a callable without a __qualname__")
     settings = get_settings()
     if not settings.idempotency_table:
         return process(event)
@@ -77,7 +88,7 @@ def run_once(
         data_keyword_argument="event",
         persistence_store=_store(settings.idempotency_table),
         config=config,
-        key_prefix=f"secauto.{settings.capability}.{getattr(process, '__qualname__', 'process')}",
+        key_prefix=f"secauto.{settings.capability}.{scope}",
     )
     result: dict[str, Any] = wrapped(event=event)
     return result

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.validate import ParamValidator
 
 from secauto_core import clients
 from secauto_core.asff_validator import MAX_FINDING_BYTES
@@ -35,7 +36,13 @@ _ENVELOPE_BYTES = 1024
 # Rejections that another attempt cannot fix; everything else (throttling, internal errors,
 # unknown codes) is retried with backoff.
 _PERMANENT_ERROR_CODES = frozenset(
-    {"InvalidInputException", "InvalidAccessException", "AccessDeniedException", "ValidationException"}
+    {
+        "InvalidInput",
+        "InvalidInputException",
+        "InvalidAccessException",
+        "AccessDeniedException",
+        "ValidationException",
+    }
 )
 
 
@@ -67,7 +74,9 @@ class ImportReport:
 
 
 def _size(finding: dict[str, Any]) -> int:
-    return len(json.dumps(finding, separators=(",", ":"), default=str).encode())
+    """Bytes `finding` takes in the request body: botocore's REST-JSON serializer uses
+    `json.dumps` defaults (spaces after separators, non-ASCII escaped as \\uXXXX)."""
+    return len(json.dumps(finding, default=str))
 
 
 def batches(findings: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -75,7 +84,7 @@ def batches(findings: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]
     batch: list[dict[str, Any]] = []
     batch_bytes = _ENVELOPE_BYTES
     for finding in findings:
-        size = _size(finding) + 1
+        size = _size(finding) + 2  # ", " between findings
         if batch and (len(batch) == MAX_BATCH_FINDINGS or batch_bytes + size > MAX_BATCH_BYTES):
             yield batch
             batch, batch_bytes = [], _ENVELOPE_BYTES
@@ -108,19 +117,28 @@ class FindingsImporter:
         report = ImportReport()
         sendable = []
         for finding in findings:
-            size = _size(finding)
-            if size > MAX_FINDING_BYTES:
-                report.failed.append(
-                    FailedFinding(
-                        str(finding.get("Id")), "FindingTooLarge", f"{size} bytes > {MAX_FINDING_BYTES}"
-                    )
-                )
-            else:
+            problem = self._unsendable(finding)
+            if problem is None:
                 sendable.append(finding)
+            else:
+                report.failed.append(FailedFinding(str(finding.get("Id")), *problem))
         for batch in batches(sendable):
             self._import_batch(batch, report)
         self._report(report)
         return report
+
+    def _unsendable(self, finding: dict[str, Any]) -> tuple[str, str] | None:
+        """Why `finding` cannot be sent at all, checked alone so it cannot sink its batch."""
+        size = _size(finding)
+        if size > MAX_FINDING_BYTES:
+            return "FindingTooLarge", f"{size} bytes > {MAX_FINDING_BYTES}"
+        shape = self._client().meta.service_model.operation_model("BatchImportFindings").input_shape
+        if shape is None:
+            return None
+        report = ParamValidator().validate({"Findings": [finding]}, shape)
+        if report.has_errors():
+            return "InvalidInput", report.generate_report()[:1000]
+        return None
 
     def _import_batch(self, batch: list[dict[str, Any]], report: ImportReport) -> None:
         pending = batch

@@ -20,6 +20,19 @@ class Severity(StrEnum):
     def rank(self) -> int:
         return _ORDER.index(self)
 
+    # A StrEnum would otherwise compare its labels alphabetically (CRITICAL < HIGH).
+    def __lt__(self, other: object) -> bool:
+        return self.rank < Severity(other).rank if isinstance(other, str) else NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= Severity(other).rank if isinstance(other, str) else NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > Severity(other).rank if isinstance(other, str) else NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= Severity(other).rank if isinstance(other, str) else NotImplemented
+
     def lowered(self, steps: int = 1) -> Severity:
         """This severity moved down `steps` bands, never below INFORMATIONAL."""
         return _ORDER[max(0, self.rank - steps)]

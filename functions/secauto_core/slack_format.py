@@ -21,7 +21,14 @@ __all__ = ["TRUNCATION_MARKER", "escape_text", "render_alert"]
 
 TRUNCATION_MARKER = "…[truncated]"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# C0 and C1 controls (U+0085 is a line break) and the Unicode line/paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Block Kit limits.
+_HEADER_MAX = 150
+_FIELD_MAX = 2000
+_SECTION_MAX = 3000
+_FIELDS_PER_SECTION = 10
+_CONTEXT_ELEMENTS_MAX = 10
 _SEVERITY_EMOJI = {
     Severity.CRITICAL: ":rotating_light:",
     Severity.HIGH: ":red_circle:",
@@ -29,12 +36,9 @@ _SEVERITY_EMOJI = {
     Severity.LOW: ":large_yellow_circle:",
     Severity.INFORMATIONAL: ":white_circle:",
 }
-# Block Kit limits.
-_HEADER_MAX = 150
-_FIELD_MAX = 2000
-_SECTION_MAX = 3000
-_FIELDS_PER_SECTION = 10
-_CONTEXT_ELEMENTS_MAX = 10
+_BLOCKS_MAX = 50
+#: Slack rejects an empty text object.
+_EMPTY = "-"
 
 
 def escape_text(value: object, limit: int = _FIELD_MAX) -> str:
@@ -52,7 +56,7 @@ def escape_text(value: object, limit: int = _FIELD_MAX) -> str:
 
 
 def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": False}
+    return {"type": "plain_text", "text": text or _EMPTY, "emoji": False}
 
 
 def render_alert(alert: Alert) -> dict[str, Any]:
@@ -72,8 +76,15 @@ def render_alert(alert: Alert) -> dict[str, Any]:
         {"type": "section", "text": _plain(escape_text(alert.summary, _SECTION_MAX))},
     ]
     facts = [_plain(escape_text(f"{fact.label}: {fact.value}")) for fact in alert.facts]
-    for start in range(0, len(facts), _FIELDS_PER_SECTION):
-        blocks.append({"type": "section", "fields": facts[start : start + _FIELDS_PER_SECTION]})
+    # Room for the fact sections within Slack's 50 blocks: the actions block and a note remain.
+    room = (_BLOCKS_MAX - len(blocks) - 2) * _FIELDS_PER_SECTION
+    shown, hidden = facts[:room], len(facts) - room
+    for start in range(0, len(shown), _FIELDS_PER_SECTION):
+        blocks.append({"type": "section", "fields": shown[start : start + _FIELDS_PER_SECTION]})
+    if hidden > 0:
+        blocks.append(
+            {"type": "context", "elements": [_plain(f"{hidden} more facts not shown: see SNS or logs")]}
+        )
     if alert.console_url:
         blocks.append(
             {
@@ -83,5 +94,6 @@ def render_alert(alert: Alert) -> dict[str, Any]:
                 ],
             }
         )
+    # The fallback (notifications, screen readers) is shown as mrkdwn unless told otherwise.
     fallback = escape_text(f"{_SEVERITY_EMOJI[severity]} [{severity.value}] {alert.title}", 300)
-    return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+    return {"text": fallback, "mrkdwn": False, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}

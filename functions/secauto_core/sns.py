@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 __all__ = ["SnsNotifier", "render_subject", "render_text"]
 
 _SUBJECT_MAX = 100
+# SNS takes 256 KiB per message, attributes included: keep the body well under it.
+_BODY_MAX_BYTES = 200 * 1024
+_TEXT_MAX = 4000
+_BODY_TRUNCATED = "\n…[truncated: the full alert is in the logs and in Security Hub]"
 # SNS subjects: printable ASCII, no line breaks.
 _NOT_SUBJECT_SAFE = re.compile(r"[^\x20-\x7e]+")
 
@@ -28,9 +32,9 @@ def render_subject(alert: Alert) -> str:
 def render_text(alert: Alert) -> str:
     """A plain-text body that reads well in e-mail and in chat integrations."""
     lines = [
-        f"[{alert.severity.value}] {alert.title}",
+        f"[{alert.severity.value}] {alert.title[:_TEXT_MAX]}",
         "",
-        alert.summary,
+        alert.summary[:_TEXT_MAX],
         "",
         f"Account: {alert.account_display}",
         f"Region: {alert.region}",
@@ -38,10 +42,15 @@ def render_text(alert: Alert) -> str:
         f"Capability: {alert.capability}",
     ]
     lines += [f"Label: {label}" for label in alert.labels]
-    lines += [f"{fact.label}: {fact.value}" for fact in alert.facts]
-    if alert.console_url:
-        lines += ["", f"Console: {alert.console_url}"]
-    return "\n".join(lines)
+    head = "\n".join(lines)
+    facts = "".join(f"\n{fact.label}: {fact.value}" for fact in alert.facts)
+    tail = f"\n\nConsole: {alert.console_url}" if alert.console_url else ""
+    room = _BODY_MAX_BYTES - len(head.encode()) - len(tail.encode())
+    if len(facts.encode()) > room:
+        # Cut the facts, not the link: the reader can still open the event in the console.
+        keep = max(0, room - len(_BODY_TRUNCATED.encode()))
+        facts = facts.encode()[:keep].decode(errors="ignore") + _BODY_TRUNCATED
+    return head + facts + tail
 
 
 def message_attributes(alert: Alert) -> dict[str, MessageAttributeValueTypeDef]:

@@ -23,7 +23,9 @@ CAPABILITIES = sorted({spec.capability for spec in load_rules()})
 
 def declared_actions(capability: str) -> set[str]:
     module = importlib.import_module(f"{capability}.permissions")
-    return {action for permission in (*CORE_PERMISSIONS, *module.PERMISSIONS) for action in permission.actions}
+    return {
+        action for permission in (*CORE_PERMISSIONS, *module.PERMISSIONS) for action in permission.actions
+    }
 
 
 @pytest.mark.parametrize("capability", CAPABILITIES)

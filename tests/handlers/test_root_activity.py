@@ -215,23 +215,16 @@ def _reject_first_imports(times: int):
     )
 
 
-def test_security_hub_failed_findings_are_retried(make_account, invoke):
-    with make_account(CAPABILITY) as account:
-        _reject_first_imports(1)
-        result = invoke(CAPABILITY, root_event("root_console_signin_failure.json")).result
-        assert result["securityhub"]["calls"] == 2
-        assert result["securityhub"]["retried"] == 1
-        assert result["securityhub"]["failed"] == []
-        assert len(account.securityhub_findings()) == 1
-
-
-def test_security_hub_failed_findings_that_keep_failing_are_reported(make_account, invoke):
+def test_security_hub_rejected_findings_are_reported_not_dropped(make_account, invoke):
+    # (Retrying transient FailedFindings and throttling is covered with botocore's Stubber in
+    # tests/unit/test_securityhub_importer.py: moto only ever rejects with InvalidInput.)
     with make_account(CAPABILITY) as account:
         _reject_first_imports(100)
         invocation = invoke(CAPABILITY, root_event("root_console_signin_failure.json"))
         failed = invocation.result["securityhub"]["failed"]
         assert len(failed) == 1 and failed[0]["error_code"] == "InvalidInput"
-        assert invocation.result["securityhub"]["calls"] == 4
+        # an invalid finding is not resent: another attempt cannot fix it
+        assert invocation.result["securityhub"]["calls"] == 1
         assert "Security Hub did not accept some findings" in invocation.log_messages("ERROR")
         assert invocation.metrics.get("FindingsImportFailed") == 1
         # the alert itself still went out

@@ -66,7 +66,9 @@ def test_no_stray_files_in_events() -> None:
     stray = [
         p.relative_to(EVENTS_DIR).as_posix()
         for p in EVENTS_DIR.rglob("*")
-        if p.is_file() and p.parent != EVENTS_DIR and (p.parent.parent != EVENTS_DIR or p.suffix not in allowed)
+        if p.is_file()
+        and p.parent != EVENTS_DIR
+        and (p.parent.parent != EVENTS_DIR or p.suffix not in allowed)
     ]
     # The one top-level file: the context the local replay lays over cdk.json.
     stray += [p.name for p in EVENTS_DIR.iterdir() if p.is_file() and p.name != "replay_context.toml"]
