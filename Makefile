@@ -15,7 +15,7 @@ help:
 	@echo "make bench  - run the benchmarks in benchmarks/"
 
 install:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv
 	@$(UV) sync --frozen --quiet
 
 demo: install

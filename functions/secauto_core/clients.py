@@ -6,7 +6,9 @@ client cannot be made before a test's `mock_aws()` starts. `reset_clients()` dro
 `add_call_observer()` lets tests and the local replay record every API call a handler makes.
 
 The clients are boto3's own client classes, made from a botocore session: `import boto3` also
-loads s3transfer (about 130 ms of cold start) for S3 transfer helpers we never use.
+loads s3transfer for S3 transfer helpers we never use. botocore itself is imported on the first
+client request, not with this module: benchmarks/cold_start.py reports import time and the time
+to a ready first invocation separately.
 """
 
 from __future__ import annotations
@@ -15,17 +17,16 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import botocore.session
-from botocore.config import Config
-
 if TYPE_CHECKING:
+    import botocore.session
+    from botocore.config import Config
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_securityhub import SecurityHubClient
     from mypy_boto3_sns import SNSClient
 
 __all__ = [
-    "RETRY_CONFIG",
+    "RETRY_SETTINGS",
     "add_call_observer",
     "client",
     "current_region",
@@ -40,7 +41,11 @@ __all__ = [
 
 #: Adaptive mode = standard retries (throttling and transient errors, exponential backoff with
 #: jitter) plus client-side rate limiting once the service starts throttling.
-RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=5, read_timeout=20)
+RETRY_SETTINGS: dict[str, Any] = {
+    "retries": {"mode": "adaptive", "max_attempts": 8},
+    "connect_timeout": 5,
+    "read_timeout": 20,
+}
 
 #: Called with ("iam-prefix:Operation", api_params) for every API call any of our clients makes.
 CallObserver = Callable[[str, dict[str, Any]], None]
@@ -52,6 +57,22 @@ _lock = threading.Lock()
 _session: botocore.session.Session | None = None
 _cache: dict[tuple[str, str | None], Any] = {}
 _observers: list[CallObserver] = []
+_config: Config | None = None
+
+
+def _retry_config() -> Config:
+    global _config
+    if _config is None:
+        from botocore.config import Config
+
+        _config = Config(**RETRY_SETTINGS)
+    return _config
+
+
+def _default_session() -> botocore.session.Session:
+    import botocore.session
+
+    return botocore.session.get_session()
 
 
 def set_session(session: botocore.session.Session | None) -> None:
@@ -88,7 +109,7 @@ def _notify_observers(model: Any, params: dict[str, Any], **_: Any) -> None:
 
 def current_region() -> str:
     """The Region this process runs in (AWS_REGION in Lambda)."""
-    session = _session or botocore.session.get_session()
+    session = _session or _default_session()
     return str(session.get_config_variable("region") or "us-east-1")
 
 
@@ -101,8 +122,8 @@ def client(service_name: str, region_name: str | None = None) -> Any:
     with _lock:
         cached = _cache.get(key)
         if cached is None:
-            session = _session or botocore.session.get_session()
-            cached = session.create_client(service_name, region_name=region_name, config=RETRY_CONFIG)
+            session = _session or _default_session()
+            cached = session.create_client(service_name, region_name=region_name, config=_retry_config())
             cached.meta.events.register("before-parameter-build", _notify_observers)
             _cache[key] = cached
     return cached

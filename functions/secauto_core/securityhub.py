@@ -15,9 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.validate import ParamValidator
-
 from secauto_core import clients
 from secauto_core.asff_validator import MAX_FINDING_BYTES
 from secauto_core.observability import MetricUnit, logger, metrics
@@ -132,6 +129,8 @@ class FindingsImporter:
         size = _size(finding)
         if size > MAX_FINDING_BYTES:
             return "FindingTooLarge", f"{size} bytes > {MAX_FINDING_BYTES}"
+        from botocore.validate import ParamValidator
+
         shape = self._client().meta.service_model.operation_model("BatchImportFindings").input_shape
         if shape is None:
             return None
@@ -166,6 +165,8 @@ class FindingsImporter:
             self._sleep(wait)
         self._last_call = time.monotonic()
         report.calls += 1
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             response = self._client().batch_import_findings(Findings=batch)  # type: ignore[arg-type]
         except ClientError as exc:
