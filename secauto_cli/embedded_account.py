@@ -9,13 +9,13 @@ enabled. The runtime environment variables point the handlers at them.
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from secauto_cli.environment import environment
 from secauto_core.lifecycle import reset_runtime
 
 if TYPE_CHECKING:
@@ -153,20 +153,6 @@ def _seed(region: str, slack_url: str | None) -> EmbeddedAccount:
 
 
 @contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@contextmanager
 def embedded_account(
     slack_url: str | None = None,
     region: str = "us-east-1",
@@ -183,9 +169,9 @@ def embedded_account(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "secauto",
     }
-    with _environment(base), mock_aws():
+    with environment(base), mock_aws():
         account = _seed(region, slack_url)
-        with _environment({**account.environment(), **(extra_environment or {})}):
+        with environment({**account.environment(), **(extra_environment or {})}):
             reset_runtime()
             try:
                 yield account

@@ -14,12 +14,12 @@ import importlib
 import io
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from secauto_cli.embedded_account import EmbeddedAccount
+from secauto_cli.environment import environment
 from secauto_cli.lambda_context import LocalLambdaContext
 from secauto_cli.rule_matcher import matching_rules
 from secauto_core import clients
@@ -90,20 +90,6 @@ def _parse_output(text: str) -> _Captured:
         elif isinstance(record, dict):
             captured.logs.append(record)
     return captured
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -182,14 +168,14 @@ class Replayer:
 
     def _invoke(self, capability: str, event: dict[str, Any], outcome: ReplayOutcome) -> Any:
         handler = importlib.import_module(f"{capability}.handler").lambda_handler
-        environment = {
+        variables = {
             "SECAUTO_CAPABILITY": capability,
             "POWERTOOLS_SERVICE_NAME": f"secauto-{capability}",
             **self.capability_environment.get(capability, {}),
         }
         output = io.StringIO()
         result: Any = None
-        with _environment(environment), _captured_output(output):
+        with environment(variables), _captured_output(output):
             reset_runtime()
             try:
                 result = handler(event, LocalLambdaContext(function_name=f"secauto-{capability}"))
