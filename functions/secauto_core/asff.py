@@ -80,6 +80,11 @@ class FindingSpec:
     record_state: Literal["ACTIVE", "ARCHIVED"] = "ACTIVE"
     #: Defaults to the account's own default product (`product/{account}/default`).
     product_arn: str | None = None
+    #: An explicit Id (e.g. the native finding ARN, as AWS's own integrations use); by default
+    #: a digest of `natural_key`.
+    id: str | None = None
+    #: ASFF `Workflow.Status` (NEW, NOTIFIED, SUPPRESSED, RESOLVED); omitted when None.
+    workflow_status: str | None = None
 
 
 def truncate(text: str, limit: int) -> str:
@@ -144,7 +149,9 @@ def build_finding(spec: FindingSpec) -> dict[str, Any]:
     types = [truncate(t, 256) for t in spec.types][:TYPES_MAX]
     finding: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,
-        "Id": finding_id(spec.capability, spec.account_id, spec.region, spec.natural_key),
+        "Id": truncate(spec.id, ID_MAX)
+        if spec.id
+        else finding_id(spec.capability, spec.account_id, spec.region, spec.natural_key),
         "ProductArn": spec.product_arn or default_product_arn(spec.account_id, spec.region),
         "ProductName": "secauto",
         "CompanyName": "secauto",
@@ -170,6 +177,8 @@ def build_finding(spec: FindingSpec) -> dict[str, Any]:
         finding["SourceUrl"] = spec.source_url[:SOURCE_URL_MAX]
     if spec.network:
         finding["Network"] = dict(spec.network)
+    if spec.workflow_status:
+        finding["Workflow"] = {"Status": spec.workflow_status}
     _fit_size(finding)
     problems = validate_finding(finding)
     if problems:

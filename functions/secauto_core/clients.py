@@ -14,6 +14,7 @@ to a ready first invocation separately.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "RETRY_SETTINGS",
     "add_call_observer",
     "client",
+    "client_for_role",
     "current_region",
     "dynamodb",
     "remove_call_observer",
@@ -58,6 +60,10 @@ _session: botocore.session.Session | None = None
 _cache: dict[tuple[str, str | None], Any] = {}
 _observers: list[CallObserver] = []
 _config: Config | None = None
+#: (service, Region, role ARN) -> (client, when its credentials expire, epoch seconds)
+_role_clients: dict[tuple[str, str | None, str], tuple[Any, float]] = {}
+#: Assumed-role credentials are renewed this long before they expire.
+_RENEW_BEFORE_SECONDS = 300
 
 
 def _retry_config() -> Config:
@@ -87,6 +93,7 @@ def reset_clients() -> None:
     """Forget every cached client; the next call creates fresh ones."""
     with _lock:
         _cache.clear()
+        _role_clients.clear()
 
 
 def add_call_observer(observer: CallObserver) -> None:
@@ -127,6 +134,29 @@ def client(service_name: str, region_name: str | None = None) -> Any:
             cached.meta.events.register("before-parameter-build", _notify_observers)
             _cache[key] = cached
     return cached
+
+
+def client_for_role(service_name: str, role_arn: str, region_name: str | None = None) -> Any:
+    """A client acting as `role_arn` (sts:AssumeRole), renewed before its credentials expire."""
+    key = (service_name, region_name, role_arn)
+    cached = _role_clients.get(key)
+    if cached is not None and cached[1] - _RENEW_BEFORE_SECONDS > time.time():
+        return cached[0]
+    credentials = client("sts", region_name).assume_role(RoleArn=role_arn, RoleSessionName="secauto")[
+        "Credentials"
+    ]
+    session = _session or _default_session()
+    made = session.create_client(
+        service_name,
+        region_name=region_name,
+        config=_retry_config(),
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    made.meta.events.register("before-parameter-build", _notify_observers)
+    _role_clients[key] = (made, credentials["Expiration"].timestamp())
+    return made
 
 
 def sns(region_name: str | None = None) -> SNSClient:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["EventBridgeEvent"]
 
-DetailT = TypeVar("DetailT", bound=BaseModel)
+DetailT = TypeVar("DetailT")
 
 
 class EventBridgeEvent(BaseModel, Generic[DetailT]):

@@ -1,0 +1,71 @@
+"""Pydantic building blocks for tolerant parsing of the services' finding payloads.
+
+The services' detail is camelCase; numbers sometimes arrive as strings, optional blocks as
+`null` or missing, and timestamps in several styles. Models built on `Lenient` accept all of
+that and keep only what we read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from secauto_core.timestamps import parse_timestamp
+
+__all__ = ["JsonObject", "Lenient", "Timestamp", "first_error", "tag_map"]
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True, defer_build=True
+    )
+
+
+def _timestamp(value: Any) -> datetime:
+    return parse_timestamp(value)
+
+
+def _json_object(value: Any) -> Any:
+    """An object, from an object, a JSON string of one, or GuardDuty's `{"value": "<json>"}` form."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {"value": value}
+    if isinstance(value, dict) and isinstance(value.get("value"), str) and set(value) <= {"value", "type"}:
+        try:
+            inner = json.loads(value["value"])
+        except json.JSONDecodeError:
+            return value
+        return inner if isinstance(inner, dict) else {"value": inner}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+JsonObject = Annotated[dict[str, Any] | None, BeforeValidator(_json_object)]
+
+
+def tag_map(tags: Any) -> dict[str, str]:
+    """Tags from `[{"key": k, "value": v}]` (any key case) or a plain mapping."""
+    if isinstance(tags, dict):
+        return {str(k): "" if v is None else str(v) for k, v in tags.items()}
+    result: dict[str, str] = {}
+    for tag in tags or []:
+        if isinstance(tag, dict):
+            key = tag.get("key", tag.get("Key"))
+            value = tag.get("value", tag.get("Value"))
+            if key is not None:
+                result[str(key)] = "" if value is None else str(value)
+    return result
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first validation problem, as `field.path: message`."""
+    first = exc.errors()[0]
+    return f"{'.'.join(map(str, first['loc'])) or 'event'}: {first['msg']}"
