@@ -24,6 +24,8 @@ def _result_summary(result: Any) -> str:
     for key in ("severity", "kind"):
         if result.get(key):
             parts.append(str(result[key]))
+    if "notified" in result:
+        parts.append("notified" if result["notified"] else "not notified")
     if result.get("labels"):
         parts.append("[" + "; ".join(map(str, result["labels"])) + "]")
     if result.get("duplicate"):

@@ -16,6 +16,7 @@ from aws_cdk import App, Environment, Stack, Tags
 
 from secauto_infra.config import CDK_JSON, CONFIG_CONTEXT_KEY, SecautoConfig, cdk_json_context, parse_config
 from secauto_infra.core_stack import CoreResources, CoreStack
+from secauto_infra.findings import add_findings
 from secauto_infra.nag import enable_nag
 from secauto_infra.root_activity import add_root_activity
 
@@ -28,6 +29,7 @@ __all__ = ["CAPABILITIES", "CDK_JSON", "CONFIG_CONTEXT_KEY", "app_config", "buil
 #: One builder per capability, keyed by its field in `config.CapabilitiesConfig`.
 CAPABILITIES: Mapping[str, Callable[[App, SecautoConfig, CoreResources], list[Stack]]] = {
     "root_activity": add_root_activity,
+    "findings": add_findings,
 }
 
 

@@ -32,15 +32,20 @@ from pydantic.alias_generators import to_camel
 __all__ = [
     "CDK_JSON",
     "CONFIG_CONTEXT_KEY",
+    "FINDINGS_SUPPRESSIONS_FILE",
     "LOG_RETENTION_DAYS",
     "SIGNIN_REGION",
+    "SUPPRESSIONS_DIR",
     "BreakGlassWindow",
     "CapabilitiesConfig",
     "CapabilityConfig",
     "CisAlarmConfig",
     "ConfigError",
+    "FindingsConfig",
+    "FindingsMinSeverity",
     "RootActivityConfig",
     "SecautoConfig",
+    "SeverityLabel",
     "cdk_json_context",
     "load_config",
     "parse_config",
@@ -57,6 +62,14 @@ SIGNIN_REGION = "us-east-1"
 LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
+
+#: Where the suppression rules are, relative to the repository root and to the code bundle's root
+#: (`bundling` copies the folder there), so one relative path works locally and on Lambda.
+SUPPRESSIONS_DIR = "rules/suppressions"
+FINDINGS_SUPPRESSIONS_FILE = f"{SUPPRESSIONS_DIR}/findings.json"
+
+#: ASFF severity labels (`Severity.Label`), lowest first.
+SeverityLabel = Literal["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 
@@ -146,10 +159,63 @@ class RootActivityConfig(CapabilityConfig):
             raise ValueError(f"expectedSourceCidrs: {exc}") from exc
 
 
+class FindingsMinSeverity(_Model):
+    """The lowest severity notified, per source (lower ones are still imported, not notified)."""
+
+    guardduty: SeverityLabel = "MEDIUM"
+    macie: SeverityLabel = "MEDIUM"
+    inspector: SeverityLabel = "HIGH"
+
+
+class FindingsConfig(CapabilityConfig):
+    """GuardDuty, Macie and Inspector findings: ASFF into Security Hub, notified on Slack and SNS."""
+
+    #: `auto`: import a source's findings only when Security Hub's own integration for it is off;
+    #: `import`: always import; `native`: never import (AWS's integrations do), only notify.
+    integration_mode: Literal["auto", "import", "native"] = "auto"
+    min_severity: FindingsMinSeverity = FindingsMinSeverity()
+    notify_samples: bool = False
+    notify_archived: bool = False
+    #: A known finding is notified again when its count grows by this factor.
+    count_jump_factor: float = Field(default=10.0, gt=1)
+    #: Role (name, optionally with its path) assumed in member accounts to import their findings.
+    cross_account_role_name: str | None = Field(default=None, pattern=r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+    product_cache_minutes: int = Field(default=60, ge=1)
+    state_ttl_days: int = Field(default=90, ge=1)
+    #: Events per invocation: Security Hub imports at most 100 findings per call.
+    batch_size: int = Field(default=100, ge=1, le=100)
+    batching_window_seconds: int = Field(default=20, ge=0, le=300)
+    #: Concurrent invocations (the SQS minimum is 2); keeps imports within ~10 calls/s.
+    max_concurrency: int = Field(default=2, ge=2, le=10)
+
+    @model_validator(mode="after")
+    def _batching_window_for_large_batches(self) -> FindingsConfig:
+        if self.batch_size > 10 and self.batching_window_seconds < 1:
+            raise ValueError("findings: a batchSize above 10 needs batchingWindowSeconds of at least 1 (SQS)")
+        return self
+
+    def environment(self) -> dict[str, str]:
+        """The `SECAUTO_FINDINGS_*` variables the handler's settings read."""
+        env = {
+            "SECAUTO_FINDINGS_INTEGRATION_MODE": self.integration_mode,
+            "SECAUTO_FINDINGS_MIN_SEVERITY": json.dumps(self.min_severity.model_dump()),
+            "SECAUTO_FINDINGS_NOTIFY_SAMPLES": json.dumps(self.notify_samples),
+            "SECAUTO_FINDINGS_NOTIFY_ARCHIVED": json.dumps(self.notify_archived),
+            "SECAUTO_FINDINGS_COUNT_JUMP_FACTOR": repr(self.count_jump_factor),
+            "SECAUTO_FINDINGS_SUPPRESSIONS_FILE": FINDINGS_SUPPRESSIONS_FILE,
+            "SECAUTO_FINDINGS_PRODUCT_CACHE_MINUTES": str(self.product_cache_minutes),
+            "SECAUTO_FINDINGS_STATE_TTL_DAYS": str(self.state_ttl_days),
+        }
+        if self.cross_account_role_name:
+            env["SECAUTO_FINDINGS_CROSS_ACCOUNT_ROLE_NAME"] = self.cross_account_role_name
+        return env
+
+
 class CapabilitiesConfig(_Model):
-    """One entry per capability (findings, accessKeys, albLogs, autoBlock, backups come later)."""
+    """One entry per capability (accessKeys, albLogs, autoBlock, backups come later)."""
 
     root_activity: RootActivityConfig = RootActivityConfig()
+    findings: FindingsConfig = FindingsConfig()
 
     def enabled(self) -> list[str]:
         """Names (snake_case field names) of the enabled capabilities."""

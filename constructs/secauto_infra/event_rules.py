@@ -4,7 +4,8 @@ We use the L1 `CfnRule`: the L2 `EventPattern` types `source` and `detail-type` 
 strings, so a file using content filters there (`{"anything-but": [...]}`) could only be
 rebuilt through `Match` helpers, i.e. restated in Python. With the L1 the template's
 `EventPattern` is the file, byte for byte, and targets are wired here explicitly: the Lambda
-invoke permission, the forwarding role, and the dead-letter queue policy.
+invoke permission, the queue policy of an SQS target, the forwarding role, and the dead-letter
+queue policy.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_sqs as sqs
 
     from constructs import Construct
     from secauto_infra.rule_catalog import RuleSpec
@@ -29,9 +31,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ALL_MANAGEMENT_EVENTS",
     "allow_rule_to_invoke",
+    "allow_rules_to_send",
     "bus_target",
     "lambda_target",
     "occurs_in",
+    "queue_target",
     "reads_cloudtrail_api_calls",
     "rule_from_spec",
     "rule_regions",
@@ -111,6 +115,40 @@ def lambda_target(
             maximum_event_age_in_seconds=int(max_event_age.to_seconds()),
             maximum_retry_attempts=retry_attempts,
         ),
+    )
+
+
+def queue_target(
+    queue: sqs.IQueue,
+    *,
+    dead_letter_queue_arn: str,
+    max_event_age: Duration,
+    retry_attempts: int,
+) -> events.CfnRule.TargetProperty:
+    """Send the whole event to `queue`; undeliverable events go to the dead-letter queue."""
+    return events.CfnRule.TargetProperty(
+        id="Queue",
+        arn=queue.queue_arn,
+        dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_queue_arn),
+        retry_policy=events.CfnRule.RetryPolicyProperty(
+            maximum_event_age_in_seconds=int(max_event_age.to_seconds()),
+            maximum_retry_attempts=retry_attempts,
+        ),
+    )
+
+
+def allow_rules_to_send(queue: sqs.IQueue, rules: Sequence[events.CfnRule]) -> None:
+    """The queue policy statement that lets exactly these rules (and no one else) send to it."""
+    if not rules:
+        raise ValueError("no rules to allow")
+    queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowSecautoRulesToSend",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[queue.queue_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": [rule.attr_arn for rule in rules]}},
+        )
     )
 
 

@@ -2,14 +2,19 @@
 
 Each function gets its own role whose inline policies grant exactly what its capability
 declares in `functions/<capability>/permissions.py` (plus `CORE_PERMISSIONS`), each action on its
-own resource, and what the Lambda platform needs (its log group, X-Ray, the dead-letter queue).
-The role is handed to Lambda as immutable, so no CDK grant can widen it behind our back.
+own resource, and what the Lambda platform needs (its log group, X-Ray, the dead-letter queue,
+and, for a function fed by an SQS queue, polling that queue and decrypting its messages).
+The role is handed to Lambda as immutable, so no CDK grant can widen it behind our back: that
+is also why the queue's event source mapping is built here, with its grants spelled out, rather
+than by `SqsEventSource` (whose grants an immutable role silently drops).
 """
 
 from __future__ import annotations
 
 import json
+import string
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aws_cdk import Duration, Stack
@@ -26,10 +31,21 @@ from secauto_infra.nag import acknowledge
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from aws_cdk import aws_sqs as sqs
+
     from secauto_infra.config import SecautoConfig
     from secauto_infra.core_stack import CoreResources
 
-__all__ = ["POWERTOOLS_LAYER_ACCOUNT", "RETENTION", "SecautoFunction", "powertools_layer_arn"]
+__all__ = [
+    "POWERTOOLS_LAYER_ACCOUNT",
+    "QUEUE_CONSUMER_ACTIONS",
+    "RETENTION",
+    "STACK_PLACEHOLDERS",
+    "QueueSource",
+    "SecautoFunction",
+    "powertools_layer_arn",
+    "resource_arn",
+]
 
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
@@ -59,6 +75,11 @@ RETENTION = {
     3653: logs.RetentionDays.TEN_YEARS,
 }
 
+#: Placeholders every ARN template may use, filled from the function's stack.
+STACK_PLACEHOLDERS = frozenset({"partition", "region", "account"})
+#: What Lambda's SQS poller does with the function's role (AWSLambdaSQSQueueExecutionRole).
+QUEUE_CONSUMER_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
+
 _ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
 _APP_LOG_LEVELS = {
     "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
@@ -77,8 +98,22 @@ def powertools_layer_arn(region: str, *, runtime: str, architecture: str, versio
     )
 
 
+@dataclass(frozen=True)
+class QueueSource:
+    """An SQS queue the function consumes in batches, reporting failed records one by one."""
+
+    queue: sqs.IQueue
+    batch_size: int
+    max_batching_window: Duration
+    max_concurrency: int
+
+
 class SecautoFunction(Construct):
-    """A capability's Lambda function, its role, log group and errors alarm."""
+    """A capability's Lambda function, its role, log group and errors alarm.
+
+    `template_values` fill the placeholders of the declared ARN templates beyond `{partition}`,
+    `{region}` and `{account}` (e.g. `{role_name}`); `queue_source` adds an SQS event source.
+    """
 
     def __init__(
         self,
@@ -92,11 +127,15 @@ class SecautoFunction(Construct):
         environment: Mapping[str, str] | None = None,
         timeout: Duration | None = None,
         memory_size: int = 256,
+        template_values: Mapping[str, str] | None = None,
+        queue_source: QueueSource | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.capability = capability
         self.permissions: tuple[Permission, ...] = (*CORE_PERMISSIONS, *permissions)
+        self.template_values: dict[str, str] = dict(template_values or {})
+        self.queue_source = queue_source
 
         self.log_group = logs.LogGroup(
             self, "LogGroup", retention=RETENTION[config.log_retention_days], encryption_key=core.key
@@ -154,6 +193,20 @@ class SecautoFunction(Construct):
             f"{config.lambda_runtime} on purpose: the public Powertools layer is published only up to "
             "python3.13, and the bundled wheels are built for the same version.",
         )
+        self.event_source_mapping: lambda_.EventSourceMapping | None = None
+        if queue_source is not None:
+            # The role's inline policies (above) already let Lambda poll the queue, and the
+            # mapping's function depends on the role: CloudFormation creates them in that order.
+            self.event_source_mapping = lambda_.EventSourceMapping(
+                self,
+                "QueueSource",
+                target=self.function,
+                event_source_arn=queue_source.queue.queue_arn,
+                batch_size=queue_source.batch_size,
+                max_batching_window=queue_source.max_batching_window,
+                max_concurrency=queue_source.max_concurrency,
+                report_batch_item_failures=True,
+            )
         self.errors_alarm = alarm_to_topic(
             self,
             "ErrorsAlarm",
@@ -163,18 +216,26 @@ class SecautoFunction(Construct):
         )
 
     def _platform_grants(self, core: CoreResources) -> dict[str, set[str]]:
-        """What Lambda itself does with the role: write logs, send traces, dead-letter events."""
-        return {
+        """What Lambda itself does with the role: write logs, send traces, dead-letter events,
+        and poll the source queue (receive, delete, read attributes; decrypt what it receives)."""
+        grants: dict[str, set[str]] = {
             self.log_group.log_group_arn: {"logs:CreateLogStream", "logs:PutLogEvents"},
             "*": {"xray:PutTelemetryRecords", "xray:PutTraceSegments"},
             core.dlq.queue_arn: {"sqs:SendMessage"},
         }
+        if self.queue_source is not None:
+            queue = self.queue_source.queue
+            grants.setdefault(queue.queue_arn, set()).update(QUEUE_CONSUMER_ACTIONS)
+            if queue.encryption_master_key is not None:
+                grants.setdefault(queue.encryption_master_key.key_arn, set()).add("kms:Decrypt")
+        return grants
 
     def _declared_grants(self, core: CoreResources, stack: Stack) -> dict[str, set[str]]:
         """The declared actions, by resource ARN."""
         grants: dict[str, set[str]] = defaultdict(set)
         for permission in self.permissions:
-            grants[resource_arn(permission.resource, core, stack)].update(permission.actions)
+            arn = resource_arn(permission.resource, core, stack, **self.template_values)
+            grants[arn].update(permission.actions)
         return grants
 
     @staticmethod
@@ -213,10 +274,25 @@ def _policy(
     return iam.PolicyDocument(statements=statements)
 
 
-def resource_arn(resource: CoreResource | str, core: CoreResources, stack: Stack) -> str:
-    """Resolve a declared resource: a core resource, or an ARN template for this stack's account."""
+def resource_arn(resource: CoreResource | str, core: CoreResources, stack: Stack, **values: str) -> str:
+    """Resolve a declared resource: a core resource, or an ARN template for this stack's account.
+
+    `{partition}`, `{region}` and `{account}` are the stack's; any other placeholder (such as
+    `{role_name}`) must be given in `values`, and must not be a wildcard or empty.
+    """
     if isinstance(resource, CoreResource):
         return core.arn_of(resource)
     if not resource.startswith("arn:"):
         raise ValueError(f"a permission resource must be a CoreResource or an ARN template: {resource!r}")
-    return resource.format(partition=stack.partition, region=stack.region, account=stack.account)
+    fields = {name for _, name, _, _ in string.Formatter().parse(resource) if name is not None}
+    if not all(name.isidentifier() for name in fields):
+        raise ValueError(f"{resource!r}: placeholders must be plain names")
+    if STACK_PLACEHOLDERS & set(values):
+        raise ValueError(f"{sorted(STACK_PLACEHOLDERS & set(values))} come from the stack, not from values")
+    missing = fields - STACK_PLACEHOLDERS - set(values)
+    if missing:
+        raise ValueError(f"{resource!r}: no value for {sorted(missing)}")
+    for name in fields - STACK_PLACEHOLDERS:
+        if not values[name] or "*" in values[name] or "?" in values[name]:
+            raise ValueError(f"{resource!r}: {name} must be a concrete name, not {values[name]!r}")
+    return resource.format(partition=stack.partition, region=stack.region, account=stack.account, **values)

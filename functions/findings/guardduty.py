@@ -1,12 +1,15 @@
 """GuardDuty findings (`aws.guardduty` / "GuardDuty Finding") into the internal model.
 
-Follows AWS's own GuardDuty-to-ASFF mapping: the finding ARN is the Id, the detector is the
-generator, Types come from the finding type's threat purpose, severity 1-3.9 / 4-6.9 / 7-8.9 /
-9-10 is LOW / MEDIUM / HIGH / CRITICAL with the number as `Original`.
+Follows AWS's own GuardDuty-to-ASFF mapping where it is documented: the finding ARN is the Id,
+the detector ARN the generator, severity 1-3.9 / 4-6.9 / 7-8.9 / 9-10 is LOW / MEDIUM / HIGH /
+CRITICAL (the number kept as `Original`). AWS maps Types per finding type, not per threat
+purpose: the types AWS documents are in `_TYPE_CATEGORIES`; others fall back to their threat
+purpose's usual category.
 """
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pydantic import Field, ValidationError
@@ -19,7 +22,18 @@ from secauto_core.severity import Severity
 
 __all__ = ["GuardDutyDetail", "normalize_guardduty", "severity_label", "threat_types"]
 
-#: GuardDuty threat purpose (the part of the type before ":") → ASFF namespace/category.
+#: Finding types (shell-style patterns) AWS maps to a specific namespace/category, in order.
+_TYPE_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("*InstanceCredentialExfiltration*", ("Effects/Data Exfiltration",)),
+    ("CryptoCurrency:*", ("TTPs/Command and Control", "Effects/Resource Consumption")),
+    ("*TorRelay*", ("Effects/Resource Consumption",)),
+    ("Policy:S3/*", ("Effects/Data Exposure",)),
+    ("*IAMUser/ConsoleLogin*", ("Unusual Behaviors/User",)),
+    ("Trojan:*DGADomainRequest*", ("TTPs/Command and Control",)),
+    ("Trojan:*BlackholeTraffic*", ("TTPs/Command and Control",)),
+)
+
+#: Otherwise, the threat purpose (the part of the type before ":") → ASFF namespace/category.
 _THREAT_PURPOSE = {
     "Backdoor": "TTPs/Command and Control",
     "Behavior": "Unusual Behaviors/VM",
@@ -34,7 +48,7 @@ _THREAT_PURPOSE = {
     "Object": "TTPs/Execution",
     "Pentest": "TTPs/Discovery",
     "Persistence": "TTPs/Persistence",
-    "Policy": "Software and Configuration Checks/Policy",
+    "Policy": "Software and Configuration Checks/AWS Security Best Practices",
     "PrivilegeEscalation": "TTPs/Privilege Escalation",
     "Recon": "TTPs/Discovery",
     "Stealth": "TTPs/Defense Evasion",
@@ -97,9 +111,12 @@ def severity_label(score: float) -> Severity:
 
 def threat_types(finding_type: str) -> tuple[str, ...]:
     """ASFF Types for a GuardDuty type: `<namespace/category>/<type with '/' as '-'>`."""
+    classifier = finding_type.replace("/", "-")
+    for pattern, prefixes in _TYPE_CATEGORIES:
+        if fnmatchcase(finding_type, pattern):
+            return tuple(f"{prefix}/{classifier}" for prefix in prefixes)
     purpose = finding_type.split(":", 1)[0]
-    prefix = _THREAT_PURPOSE.get(purpose, _DEFAULT_PURPOSE)
-    return (f"{prefix}/{finding_type.replace('/', '-')}",)
+    return (f"{_THREAT_PURPOSE.get(purpose, _DEFAULT_PURPOSE)}/{classifier}",)
 
 
 def _resources(detail: GuardDutyDetail) -> tuple[FindingResource, ...]:
@@ -128,16 +145,22 @@ def _resources(detail: GuardDutyDetail) -> tuple[FindingResource, ...]:
         )
     if resource.access_key_details and resource.access_key_details.get("accessKeyId"):
         access_key = resource.access_key_details
-        principal = {"PrincipalName": access_key.get("userName"), "PrincipalType": access_key.get("userType")}
+        principal = {
+            "PrincipalId": access_key.get("principalId"),
+            "PrincipalName": access_key.get("userName"),
+            "PrincipalType": access_key.get("userType"),
+        }
         found.append(
             FindingResource(
                 type="AwsIamAccessKey",
-                id=str(access_key["accessKeyId"]),
+                id=f"AWS::IAM::AccessKey:{access_key['accessKeyId']}",
                 region=region,
                 details={"AwsIamAccessKey": {k: v for k, v in principal.items() if v}},
             )
         )
     for bucket in resource.s3_bucket_details or []:
+        if not isinstance(bucket, dict):
+            continue
         name = bucket.get("name") or str(bucket.get("arn", "")).rsplit(":", 1)[-1]
         if name:
             found.append(

@@ -1,7 +1,7 @@
 """Macie findings (`aws.macie` / "Macie Finding") into the internal model.
 
 Sensitive-data findings get `Sensitive Data Identifications/...` types, policy findings
-`Software and Configuration Checks/...`; Macie's Low / Medium / High is the label and its
+`Effects/Data Exposure/...` (as AWS maps them); Macie's Low / Medium / High is the label and its
 description the `Original`; the affected bucket and object are the resources.
 """
 
@@ -63,7 +63,7 @@ def macie_types(finding_type: str, category: str | None) -> tuple[str, ...]:
     if finding_type.startswith("SensitiveData") or category == "CLASSIFICATION":
         kind = finding_type.rsplit("/", 1)[-1]
         return (f"Sensitive Data Identifications/{_SENSITIVE_CATEGORY.get(kind, 'PII')}/{classifier}",)
-    return (f"Software and Configuration Checks/AWS Security Best Practices/{classifier}",)
+    return (f"Effects/Data Exposure/{classifier}",)
 
 
 def _severity(description: str) -> Severity:

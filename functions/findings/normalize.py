@@ -37,4 +37,11 @@ def normalize_event(event: Any) -> NormalizedFinding:
     normalizer = FINDING_DETAIL_TYPES.get((envelope.source, envelope.detail_type))
     if normalizer is None:
         raise NormalizationError(f"no normalizer for {envelope.source!r} / {envelope.detail_type!r}")
-    return normalizer(envelope.detail, envelope.region)
+    try:
+        return normalizer(envelope.detail, envelope.region)
+    except NormalizationError:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # A value of an unexpected shape deep in an optional block: reject the event with the
+        # reason rather than fail the batch; the tests fuzz this path.
+        raise NormalizationError(f"malformed {envelope.source} finding: {type(exc).__name__}: {exc}") from exc

@@ -56,7 +56,9 @@ def tag_map(tags: Any) -> dict[str, str]:
     if isinstance(tags, dict):
         return {str(k): "" if v is None else str(v) for k, v in tags.items()}
     result: dict[str, str] = {}
-    for tag in tags or []:
+    if not isinstance(tags, list):
+        return result
+    for tag in tags:
         if isinstance(tag, dict):
             key = tag.get("key", tag.get("Key"))
             value = tag.get("value", tag.get("Value"))

@@ -14,6 +14,7 @@ import json
 import pytest
 
 from secauto_cli.demo import expected_rules, sample_events
+from secauto_cli.local_config import capability_environments
 from secauto_core import clients
 from secauto_core.permissions import CORE_PERMISSIONS
 from secauto_infra.rule_catalog import load_rules
@@ -23,8 +24,11 @@ CAPABILITIES = sorted({spec.capability for spec in load_rules()})
 
 def declared_actions(capability: str) -> set[str]:
     module = importlib.import_module(f"{capability}.permissions")
+    optional = getattr(module, "CROSS_ACCOUNT_PERMISSIONS", ())
     return {
-        action for permission in (*CORE_PERMISSIONS, *module.PERMISSIONS) for action in permission.actions
+        action
+        for permission in (*CORE_PERMISSIONS, *module.PERMISSIONS, *optional)
+        for action in permission.actions
     }
 
 
@@ -40,7 +44,7 @@ def test_handler_calls_only_declared_actions(make_account, invoke, slack, capabi
     observer = lambda operation, _params: calls.add(operation)  # noqa: E731
     clients.add_call_observer(observer)
     try:
-        with make_account(capability):
+        with make_account(capability, **capability_environments()[capability]):
             for event in [*events, *events[:1], {"id": "malformed", "detail": "not an object"}]:
                 invoke(capability, event)
     finally:

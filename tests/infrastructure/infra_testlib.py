@@ -9,14 +9,20 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aws_cdk import App, CfnElement, Stack
 
+from secauto_core.permissions import CoreResource
+from secauto_infra.core_stack import CoreStack
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from constructs import IConstruct
+    from secauto_core.permissions import Permission
     from secauto_infra.config import SecautoConfig
 
 CORE = "SecautoCore"
 HOME = "SecautoRootActivity"
+FINDINGS = "SecautoFindings"
 XRAY_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
@@ -42,7 +48,21 @@ FULL_CONFIG: dict[str, Any] = {
             "failureBurstThreshold": 5,
             "failureBurstWindowMinutes": 30,
             "cisAlarm": {"enabled": True, "cloudTrailLogGroupName": "aws-controltower/CloudTrailLogs"},
-        }
+        },
+        "findings": {
+            "enabled": True,
+            "integrationMode": "import",
+            "minSeverity": {"guardduty": "LOW", "inspector": "CRITICAL"},
+            "notifySamples": True,
+            "notifyArchived": True,
+            "countJumpFactor": 2.5,
+            "crossAccountRoleName": "security/secauto-findings-import",
+            "productCacheMinutes": 30,
+            "stateTtlDays": 30,
+            "batchSize": 50,
+            "batchingWindowSeconds": 60,
+            "maxConcurrency": 4,
+        },
     },
 }
 
@@ -148,4 +168,45 @@ def role_grants(synth: Synthesized, stack_id: str, role: dict[str, Any]) -> set[
             for action in as_list(statement["Action"]):
                 for resource in as_list(statement["Resource"]):
                     grants.add((action, synth.canonical(stack_id, resource)))
+    return grants
+
+
+def core_stack(synth: Synthesized) -> CoreStack:
+    core = synth.stacks[CORE]
+    assert isinstance(core, CoreStack)
+    return core
+
+
+def expected_core_arns(synth: Synthesized) -> dict[CoreResource, str]:
+    core = core_stack(synth)
+    resources = core.resources
+    secret_name = synth.config.slack_webhook_secret_name
+    return {
+        CoreResource.TOPIC: synth.logical_id(resources.topic),
+        CoreResource.SLACK_SECRET: (
+            f"arn:aws:secretsmanager:{synth.config.home_region}:{synth.account}:secret:{secret_name}-??????"
+            if secret_name
+            else synth.logical_id(resources.slack_secret)
+        ),
+        CoreResource.IDEMPOTENCY_TABLE: synth.logical_id(resources.idempotency_table) + ".Arn",
+        CoreResource.STATE_TABLE: synth.logical_id(resources.state_table) + ".Arn",
+        CoreResource.KMS_KEY: synth.logical_id(resources.key) + ".Arn",
+        CoreResource.DEAD_LETTER_QUEUE: synth.logical_id(resources.dlq) + ".Arn",
+    }
+
+
+def expected_grants(
+    synth: Synthesized, permissions: Sequence[Permission], **values: str
+) -> set[tuple[str, str]]:
+    """(action, canonical resource) pairs the declared permissions should grant in the home Region."""
+    core_arns = expected_core_arns(synth)
+    grants = set()
+    for permission in permissions:
+        if isinstance(permission.resource, CoreResource):
+            resource = core_arns[permission.resource]
+        else:
+            resource = permission.resource.format(
+                partition="aws", region=synth.config.home_region, account=synth.account, **values
+            )
+        grants.update((action, resource) for action in permission.actions)
     return grants

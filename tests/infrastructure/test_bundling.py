@@ -1,4 +1,5 @@
-"""The local pip bundler, without running pip; and that tests really skip bundling."""
+"""The local pip bundler, without running pip; its data folders and asset hash; and that tests
+really skip bundling."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from infra_testlib import HOME, Synthesized
 
 from secauto_infra import bundling
-from secauto_infra.bundling import FUNCTIONS_DIR, BundlingError, LocalPipBundler
+from secauto_infra.bundling import DATA_DIRS, FUNCTIONS_DIR, REPO_ROOT, BundlingError, LocalPipBundler
+from secauto_infra.config import FINDINGS_SUPPRESSIONS_FILE, SUPPRESSIONS_DIR
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,6 +28,15 @@ def source(tmp_path: Path) -> Path:
     (src / "pkg" / "__pycache__" / "mod.cpython-313.pyc").write_bytes(b"\0")
     (src / "requirements.txt").write_text("slack-sdk\n")
     return src
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    folder = tmp_path / "repo" / "rules" / "suppressions"
+    (folder / "__pycache__").mkdir(parents=True)
+    (folder / "findings.json").write_text("[]")
+    (folder / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    return folder
 
 
 class _Recorder:
@@ -90,6 +101,70 @@ def test_try_bundle_runs_pip_then_copies_our_code(
     assert (out / "requirements.txt").is_file()
     assert not list(out.rglob("*.pyc"))
     assert not list(out.rglob("__pycache__"))
+
+
+def test_try_bundle_copies_the_data_folders_to_their_place(
+    source: Path, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a bundler with a data folder (and one that does not exist)
+    monkeypatch.setattr(bundling.subprocess, "run", _Recorder())
+    out = tmp_path / "out"
+    bundler = LocalPipBundler(
+        source, data_dirs={"rules/suppressions": data, "rules/absent": tmp_path / "absent"}
+    )
+    # When it bundles
+    assert bundler.try_bundle(str(out), None)
+    # Then the data sits at its relative path next to our code, without bytecode
+    assert (out / "rules" / "suppressions" / "findings.json").read_text() == "[]"
+    assert (out / "pkg" / "__init__.py").is_file()
+    assert not (out / "rules" / "absent").exists()
+    assert not list(out.rglob("*.pyc"))
+    assert not list(out.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize("target", ["/abs", "../up", "a/../../b", ""])
+def test_data_folder_targets_stay_inside_the_bundle(target: str, data: Path) -> None:
+    with pytest.raises(ValueError, match="relative path"):
+        LocalPipBundler(data_dirs={target: data})
+
+
+def test_the_suppression_rules_ship_where_the_handler_looks() -> None:
+    # The handler opens FINDINGS_SUPPRESSIONS_FILE relative to the code root (LAMBDA_TASK_ROOT).
+    assert dict(DATA_DIRS) == {SUPPRESSIONS_DIR: REPO_ROOT / SUPPRESSIONS_DIR}
+    assert FINDINGS_SUPPRESSIONS_FILE.startswith(f"{SUPPRESSIONS_DIR}/")
+    assert LocalPipBundler().data_dirs == dict(DATA_DIRS)
+    # Pure data: nothing importable is shipped from there.
+    assert not list((REPO_ROOT / SUPPRESSIONS_DIR).rglob("*.py"))
+
+
+def test_asset_hash_covers_code_data_and_platform(source: Path, data: Path) -> None:
+    def fingerprint(architecture: str = "x86_64", python_version: str = "3.13") -> str:
+        return LocalPipBundler(
+            source, architecture=architecture, python_version=python_version, data_dirs={"rules/s": data}
+        ).fingerprint()
+
+    first = fingerprint()
+    assert fingerprint() == first  # stable
+    (source / "pkg" / "__pycache__" / "other.cpython-313.pyc").write_bytes(b"1")
+    (data / "stale.pyc").write_bytes(b"1")
+    assert fingerprint() == first  # bytecode is not shipped, so it does not count
+    assert fingerprint(architecture="arm64") != first  # other wheels
+    assert fingerprint(python_version="3.12") != first
+    (data / "findings.json").write_text('[{"id": "new"}]')
+    assert fingerprint() != first  # a suppression change redeploys the code
+    second = fingerprint()
+    (source / "pkg" / "__init__.py").write_text("x = 1\n")
+    assert fingerprint() != second
+
+
+def test_asset_hash_tells_files_apart_by_place(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "f.json").write_text("[]")
+    (b / "g.json").write_text("[]")
+    assert bundling.asset_fingerprint({".": a}) != bundling.asset_fingerprint({".": b})
+    assert bundling.asset_fingerprint({"x": a}) != bundling.asset_fingerprint({"y": a})
 
 
 def test_try_bundle_without_requirements_skips_pip(

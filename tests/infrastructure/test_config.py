@@ -8,8 +8,16 @@ from typing import Any
 import pytest
 from infra_testlib import FULL_CONFIG
 
+from findings.settings import FindingSource, FindingsSettings, IntegrationMode
+from secauto_core.severity import Severity
 from secauto_infra.app_builder import CAPABILITIES, cdk_json_context
-from secauto_infra.config import LOG_RETENTION_DAYS, CapabilitiesConfig, ConfigError, parse_config
+from secauto_infra.config import (
+    FINDINGS_SUPPRESSIONS_FILE,
+    LOG_RETENTION_DAYS,
+    CapabilitiesConfig,
+    ConfigError,
+    parse_config,
+)
 from secauto_infra.function import RETENTION
 
 
@@ -92,7 +100,107 @@ def test_bad_config_is_a_clear_error(raw: Any, message: str) -> None:
 
 def test_root_activity_off_does_not_need_us_east_1() -> None:
     raw = {"homeRegion": "eu-west-1", **_root(enabled=False)}
+    assert parse_config(raw).capabilities.enabled() == ["findings"]
+
+
+def test_every_capability_can_be_turned_off() -> None:
+    raw = {"capabilities": {"rootActivity": {"enabled": False}, "findings": {"enabled": False}}}
     assert parse_config(raw).capabilities.enabled() == []
+
+
+# ---------------------------------------------------------------- findings
+
+
+def _findings(**settings: Any) -> dict[str, Any]:
+    return {"capabilities": {"findings": settings}}
+
+
+def test_findings_defaults() -> None:
+    findings = parse_config(None).capabilities.findings
+    assert findings.enabled
+    assert findings.integration_mode == "auto"
+    assert findings.min_severity.model_dump() == {
+        "guardduty": "MEDIUM",
+        "macie": "MEDIUM",
+        "inspector": "HIGH",
+    }
+    assert (findings.notify_samples, findings.notify_archived) == (False, False)
+    assert findings.count_jump_factor == 10
+    assert findings.cross_account_role_name is None
+    assert (findings.product_cache_minutes, findings.state_ttl_days) == (60, 90)
+    assert (findings.batch_size, findings.batching_window_seconds, findings.max_concurrency) == (100, 20, 2)
+
+
+def test_findings_min_severity_is_per_source_with_defaults() -> None:
+    findings = parse_config(_findings(minSeverity={"inspector": "CRITICAL"})).capabilities.findings
+    assert findings.min_severity.model_dump() == {
+        "guardduty": "MEDIUM",
+        "macie": "MEDIUM",
+        "inspector": "CRITICAL",
+    }
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"integrationMode": "both"}, "integrationMode"),
+        ({"minSeverity": {"securityhub": "LOW"}}, "securityhub"),
+        ({"minSeverity": {"guardduty": "SEVERE"}}, "guardduty"),
+        ({"countJumpFactor": 1}, "countJumpFactor"),
+        ({"crossAccountRoleName": "*"}, "crossAccountRoleName"),
+        ({"crossAccountRoleName": "secauto-*"}, "crossAccountRoleName"),
+        ({"crossAccountRoleName": ""}, "crossAccountRoleName"),
+        ({"productCacheMinutes": 0}, "productCacheMinutes"),
+        ({"stateTtlDays": 0}, "stateTtlDays"),
+        ({"batchSize": 0}, "batchSize"),
+        ({"batchSize": 101}, "batchSize"),
+        ({"batchingWindowSeconds": 301}, "batchingWindowSeconds"),
+        ({"batchingWindowSeconds": -1}, "batchingWindowSeconds"),
+        ({"maxConcurrency": 1}, "maxConcurrency"),
+        ({"maxConcurrency": 11}, "maxConcurrency"),
+        ({"batchSize": 11, "batchingWindowSeconds": 0}, "batchingWindowSeconds of at least 1"),
+        ({"notifySample": True}, "notifySample"),
+    ],
+)
+def test_bad_findings_config_is_a_clear_error(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(_findings(**settings))
+
+
+def test_small_batches_need_no_batching_window() -> None:
+    findings = parse_config(_findings(batchSize=10, batchingWindowSeconds=0)).capabilities.findings
+    assert (findings.batch_size, findings.batching_window_seconds) == (10, 0)
+
+
+@pytest.mark.parametrize("raw", [None, FULL_CONFIG], ids=["default", "full"])
+def test_findings_environment_parses_back_into_the_handler_settings(raw: Any) -> None:
+    wanted = parse_config(raw).capabilities.findings
+    env = wanted.environment()
+    assert all(key.startswith(FindingsSettings.env_prefix) for key in env)
+    assert {key.removeprefix(FindingsSettings.env_prefix).lower() for key in env} <= set(
+        FindingsSettings.model_fields
+    )
+    settings = FindingsSettings.from_environ(env)
+    assert settings.integration_mode == IntegrationMode(wanted.integration_mode)
+    assert settings.min_severity == {
+        FindingSource(source): Severity(label) for source, label in wanted.min_severity.model_dump().items()
+    }
+    assert settings.notify_samples is wanted.notify_samples
+    assert settings.notify_archived is wanted.notify_archived
+    assert settings.count_jump_factor == wanted.count_jump_factor
+    assert settings.cross_account_role_name == wanted.cross_account_role_name
+    assert settings.suppressions_file == FINDINGS_SUPPRESSIONS_FILE
+    assert settings.product_cache_minutes == wanted.product_cache_minutes
+    assert settings.state_ttl_days == wanted.state_ttl_days
+    # The role variable exists only when a role is configured.
+    assert ("SECAUTO_FINDINGS_CROSS_ACCOUNT_ROLE_NAME" in env) is (wanted.cross_account_role_name is not None)
+
+
+def test_findings_environment_defaults_equal_the_handler_defaults() -> None:
+    # Deployed with no findings settings, the handler behaves as it does with none at all.
+    assert FindingsSettings.from_environ(parse_config(None).capabilities.findings.environment()) == (
+        FindingsSettings.from_environ({})
+    )
 
 
 def test_every_capability_in_the_config_has_a_builder() -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_sqs as sqs
+from infra_testlib import FULL_CONFIG
 
 from secauto_infra.nag import enable_nag
 
@@ -26,6 +27,14 @@ REVIEWED = {
     ("SecautoRootActivity/Function/Role", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
     ("SecautoRootActivity/Function/Function", "AwsSolutions::AwsSolutions-L1"),
     ("SecautoRootActivity-*/DeadLetterQueue", "AwsSolutions::AwsSolutions-SQS3"),
+    ("SecautoFindings/Function/Role", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
+    ("SecautoFindings/Function/Function", "AwsSolutions::AwsSolutions-L1"),
+    # sts:AssumeRole on the configured import role in any member account (only when configured).
+    (
+        "SecautoFindings/Function/Role",
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/"
+        f"{FULL_CONFIG['capabilities']['findings']['crossAccountRoleName']}]",
+    ),
 }
 
 

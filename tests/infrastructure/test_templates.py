@@ -6,14 +6,25 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from infra_testlib import CORE, HOME, XRAY_ACTIONS, Synthesized, as_list, role_grants, statements
+from infra_testlib import (
+    CORE,
+    FINDINGS,
+    HOME,
+    XRAY_ACTIONS,
+    Synthesized,
+    as_list,
+    core_stack,
+    expected_grants,
+    role_grants,
+    statements,
+)
 
 from root_activity.permissions import PERMISSIONS
 from root_activity.settings import RootActivitySettings
-from secauto_core.permissions import CORE_PERMISSIONS, CoreResource, Permission
+from secauto_core.permissions import CORE_PERMISSIONS
 from secauto_core.settings import RuntimeSettings
 from secauto_infra.bundling import FUNCTIONS_DIR
-from secauto_infra.core_stack import DEFAULT_SLACK_SECRET_NAME, RULE_NAME_PREFIX, CoreStack
+from secauto_infra.core_stack import DEFAULT_SLACK_SECRET_NAME, RULE_NAME_PREFIX
 from secauto_infra.event_rules import ALL_MANAGEMENT_EVENTS, occurs_in
 from secauto_infra.function import powertools_layer_arn
 from secauto_infra.root_activity import CIS_ROOT_USAGE_PATTERN, RootActivityStack
@@ -22,50 +33,12 @@ from secauto_infra.rule_catalog import RuleSpec, rules_for
 ROOT_RULES = rules_for("root_activity")
 
 
-def _core(synth: Synthesized) -> CoreStack:
-    core = synth.stacks[CORE]
-    assert isinstance(core, CoreStack)
-    return core
-
-
-def _expected_core_arns(synth: Synthesized) -> dict[CoreResource, str]:
-    core = _core(synth)
-    resources = core.resources
-    secret_name = synth.config.slack_webhook_secret_name
-    return {
-        CoreResource.TOPIC: synth.logical_id(resources.topic),
-        CoreResource.SLACK_SECRET: (
-            f"arn:aws:secretsmanager:{synth.config.home_region}:{synth.account}:secret:{secret_name}-??????"
-            if secret_name
-            else synth.logical_id(resources.slack_secret)
-        ),
-        CoreResource.IDEMPOTENCY_TABLE: synth.logical_id(resources.idempotency_table) + ".Arn",
-        CoreResource.STATE_TABLE: synth.logical_id(resources.state_table) + ".Arn",
-        CoreResource.KMS_KEY: synth.logical_id(resources.key) + ".Arn",
-        CoreResource.DEAD_LETTER_QUEUE: synth.logical_id(resources.dlq) + ".Arn",
-    }
-
-
-def _expected_grants(synth: Synthesized, permissions: tuple[Permission, ...]) -> set[tuple[str, str]]:
-    core_arns = _expected_core_arns(synth)
-    grants = set()
-    for permission in permissions:
-        if isinstance(permission.resource, CoreResource):
-            resource = core_arns[permission.resource]
-        else:
-            resource = permission.resource.format(
-                partition="aws", region=synth.config.home_region, account=synth.account
-            )
-        grants.update((action, resource) for action in permission.actions)
-    return grants
-
-
 # ---------------------------------------------------------------- stacks and Regions
 
 
 def test_stacks_per_region(synth: Synthesized) -> None:
     config = synth.config
-    expected = {CORE: config.home_region, HOME: config.home_region}
+    expected = {CORE: config.home_region, HOME: config.home_region, FINDINGS: config.home_region}
     for region in config.other_regions:
         expected[f"{HOME}-{region}"] = region
     assert {stack_id: stack.region for stack_id, stack in synth.stacks.items()} == expected
@@ -138,7 +111,7 @@ def test_home_rule_pattern_is_the_rule_file(synth: Synthesized, spec: RuleSpec) 
     assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert (
         synth.canonical(HOME, target["DeadLetterConfig"]["Arn"])
-        == synth.logical_id(_core(synth).dlq) + ".Arn"
+        == synth.logical_id(core_stack(synth).dlq) + ".Arn"
     )
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 3600
@@ -180,7 +153,7 @@ def test_every_function_is_configured_the_secauto_way(synth: Synthesized) -> Non
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert (
             synth.canonical(stack_id, props["DeadLetterConfig"]["TargetArn"])
-            == synth.logical_id(_core(synth).dlq) + ".Arn"
+            == synth.logical_id(core_stack(synth).dlq) + ".Arn"
         )
         logging = props["LoggingConfig"]
         assert logging["LogFormat"] == "JSON"
@@ -189,7 +162,7 @@ def test_every_function_is_configured_the_secauto_way(synth: Synthesized) -> Non
         assert log_group["Properties"]["RetentionInDays"] == config.log_retention_days
         assert (
             synth.canonical(stack_id, log_group["Properties"]["KmsKeyId"])
-            == synth.logical_id(_core(synth).key) + ".Arn"
+            == synth.logical_id(core_stack(synth).key) + ".Arn"
         )
         capability, _, rest = props["Handler"].partition(".")
         assert rest == "handler.lambda_handler"
@@ -205,7 +178,7 @@ def test_function_environment_is_what_the_handlers_read(synth: Synthesized) -> N
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "secauto"
     assert env["POWERTOOLS_LOG_LEVEL"] == config.log_level
     assert env["SECAUTO_SECURITYHUB_IMPORT"] == ("true" if config.security_hub_import else "false")
-    core = _core(synth).resources
+    core = core_stack(synth).resources
     assert synth.canonical(HOME, env["SECAUTO_TOPIC_ARN"]) == synth.logical_id(core.topic)
     assert synth.canonical(HOME, env["SECAUTO_IDEMPOTENCY_TABLE"]) == synth.logical_id(core.idempotency_table)
     assert synth.canonical(HOME, env["SECAUTO_STATE_TABLE"]) == synth.logical_id(core.state_table)
@@ -247,21 +220,25 @@ def test_function_role_grants_exactly_the_declared_permissions(synth: Synthesize
         ("logs:CreateLogStream", synth.logical_id(fn.log_group) + ".Arn"),
         ("logs:PutLogEvents", synth.logical_id(fn.log_group) + ".Arn"),
         *((action, "*") for action in XRAY_ACTIONS),
-        ("sqs:SendMessage", synth.logical_id(_core(synth).dlq) + ".Arn"),
+        ("sqs:SendMessage", synth.logical_id(core_stack(synth).dlq) + ".Arn"),
     }
-    assert (
-        role_grants(synth, HOME, role) == _expected_grants(synth, CORE_PERMISSIONS + PERMISSIONS) | platform
-    )
+    assert role_grants(synth, HOME, role) == expected_grants(synth, CORE_PERMISSIONS + PERMISSIONS) | platform
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
     ]
 
 
 def test_no_managed_policies_and_no_star_resources_but_xray(synth: Synthesized) -> None:
+    # The one other wildcard: the findings function assumes the configured import role in the
+    # finding's member account, whichever it is (only when `crossAccountRoleName` is set).
+    role_name = synth.config.capabilities.findings.cross_account_role_name
+    cross_account = {("sts:AssumeRole", f"arn:aws:iam::*:role/{role_name}")} if role_name else set()
     assert not synth.all_resources("AWS::IAM::ManagedPolicy")
     for stack_id, _, role in synth.all_resources("AWS::IAM::Role"):
         assert "ManagedPolicyArns" not in role["Properties"]
         for action, resource in role_grants(synth, stack_id, role):
+            if (action, resource) in cross_account and stack_id == FINDINGS:
+                continue
             assert "*" not in resource or action in XRAY_ACTIONS, (stack_id, action, resource)
     for stack_id, _, policy in synth.all_resources("AWS::IAM::Policy"):
         for statement in statements(policy["Properties"]["PolicyDocument"]):
@@ -273,7 +250,7 @@ def test_no_managed_policies_and_no_star_resources_but_xray(synth: Synthesized) 
 
 def test_topic_is_encrypted_and_tls_only(synth: Synthesized) -> None:
     template = Template.from_json(synth.template(CORE))
-    key_arn = {"Fn::GetAtt": [synth.logical_id(_core(synth).key).split(":")[1], "Arn"]}
+    key_arn = {"Fn::GetAtt": [synth.logical_id(core_stack(synth).key).split(":")[1], "Arn"]}
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key_arn})
     template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
@@ -319,7 +296,8 @@ def test_key_rotates_and_lets_alarms_and_eventbridge_use_it(synth: Synthesized) 
 
 def test_every_queue_is_encrypted_and_tls_only(synth: Synthesized) -> None:
     queues = synth.all_resources("AWS::SQS::Queue")
-    assert len(queues) == 1 + len(synth.config.other_regions)
+    # the core DLQ, the findings queue, and one DLQ per forwarder stack
+    assert len(queues) == 2 + len(synth.config.other_regions)
     for stack_id, logical_id, queue in queues:
         props = queue["Properties"]
         assert props.get("KmsMasterKeyId") or props.get("SqsManagedSseEnabled") is True
@@ -332,10 +310,10 @@ def test_every_queue_is_encrypted_and_tls_only(synth: Synthesized) -> None:
             s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
             for s in statements(policy["Properties"]["PolicyDocument"])
         ), stack_id
-    core_dlq = synth.template(CORE)["Resources"][synth.logical_id(_core(synth).dlq).split(":")[1]]
+    core_dlq = synth.template(CORE)["Resources"][synth.logical_id(core_stack(synth).dlq).split(":")[1]]
     assert (
         synth.canonical(CORE, core_dlq["Properties"]["KmsMasterKeyId"])
-        == synth.logical_id(_core(synth).key) + ".Arn"
+        == synth.logical_id(core_stack(synth).key) + ".Arn"
     )
 
 
@@ -347,7 +325,7 @@ def test_every_queue_is_encrypted_and_tls_only(synth: Synthesized) -> None:
     ],
 )
 def test_tables(synth: Synthesized, attribute: str, keys: list[tuple[str, str]], ttl: str) -> None:
-    core = _core(synth)
+    core = core_stack(synth)
     logical_id = synth.logical_id(getattr(core.resources, attribute)).split(":")[1]
     props = synth.template(CORE)["Resources"][logical_id]["Properties"]
     assert [(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]] == keys
@@ -373,14 +351,14 @@ def test_slack_secret_created_empty_unless_configured(synth: Synthesized) -> Non
     assert props["Name"] == DEFAULT_SLACK_SECRET_NAME
     assert "GenerateSecretString" not in props
     assert "SecretString" not in props
-    assert synth.canonical(CORE, props["KmsKeyId"]) == synth.logical_id(_core(synth).key) + ".Arn"
+    assert synth.canonical(CORE, props["KmsKeyId"]) == synth.logical_id(core_stack(synth).key) + ".Arn"
 
 
 # ---------------------------------------------------------------- alarms
 
 
 def test_every_alarm_notifies_the_topic(synth: Synthesized) -> None:
-    topic = synth.logical_id(_core(synth).resources.topic)
+    topic = synth.logical_id(core_stack(synth).resources.topic)
     alarms = synth.all_resources("AWS::CloudWatch::Alarm")
     for stack_id, logical_id, alarm in alarms:
         actions = [synth.canonical(stack_id, action) for action in alarm["Properties"]["AlarmActions"]]

@@ -1,0 +1,57 @@
+"""`resource_arn`: how declared ARN templates become the ARNs a role grants."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from aws_cdk import App, Environment, Stack
+
+from findings.permissions import CROSS_ACCOUNT_PERMISSIONS
+from secauto_core.permissions import SECURITYHUB_DEFAULT_PRODUCT
+from secauto_infra.function import resource_arn
+
+#: Only string templates are resolved here, so the core resources are never consulted.
+NO_CORE: Any = cast("Any", None)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Stack:
+    app = App(context={"@aws-cdk/core:enablePartitionLiterals": True})  # as cdk.json sets it
+    return Stack(app, "S", env=Environment(account="123456789012", region="eu-west-1"))
+
+
+def test_stack_placeholders_are_the_stacks(stack: Stack) -> None:
+    assert (
+        resource_arn(SECURITYHUB_DEFAULT_PRODUCT, NO_CORE, stack)
+        == "arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default"
+    )
+
+
+def test_other_placeholders_come_from_values(stack: Stack) -> None:
+    (permission,) = CROSS_ACCOUNT_PERMISSIONS
+    assert isinstance(permission.resource, str)
+    assert (
+        resource_arn(permission.resource, NO_CORE, stack, role_name="security/secauto-import")
+        == "arn:aws:iam::*:role/security/secauto-import"
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "values", "message"),
+    [
+        ("arn:{partition}:iam::*:role/{role_name}", {}, "no value for"),
+        ("arn:{partition}:iam::*:role/{role_name}", {"role_name": "*"}, "concrete name"),
+        ("arn:{partition}:iam::*:role/{role_name}", {"role_name": "a?"}, "concrete name"),
+        ("arn:{partition}:iam::*:role/{role_name}", {"role_name": ""}, "concrete name"),
+        ("arn:{partition}:iam::{account}:role/x", {"account": "111111111111"}, "come from the stack"),
+        ("arn:{partition}:iam::*:role/{}", {}, "plain names"),
+        ("arn:{partition}:iam::*:role/{role.name}", {}, "plain names"),
+        ("role/{role_name}", {"role_name": "x"}, "CoreResource or an ARN template"),
+    ],
+)
+def test_bad_templates_and_values_are_refused(
+    stack: Stack, template: str, values: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        resource_arn(template, NO_CORE, stack, **values)
