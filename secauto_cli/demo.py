@@ -13,14 +13,11 @@ import os
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from secauto_cli.expectations import expected_rules
 from secauto_cli.session import ReplaySession
-
-if TYPE_CHECKING:
-    from secauto_cli.replay import ReplayOutcome
 
 __all__ = ["expected_rules", "run_demo", "sample_events"]
 
@@ -29,15 +26,6 @@ EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 
 def sample_events(events_dir: Path = EVENTS_DIR) -> list[Path]:
     return sorted(path for path in events_dir.glob("*/*.json"))
-
-
-def expected_rules(event: Path) -> list[str] | None:
-    """The rules `event` must match according to its folder's expectations.toml (None: unknown)."""
-    expectations = event.parent / "expectations.toml"
-    if not expectations.is_file():
-        return None
-    entry = tomllib.loads(expectations.read_text(encoding="utf-8")).get(event.stem)
-    return None if entry is None else list(entry.get("rules", []))
 
 
 def synthesize() -> list[str]:
@@ -71,15 +59,6 @@ def synthesize() -> list[str]:
     return lines
 
 
-def _check_expectation(outcome: ReplayOutcome, expected: list[str] | None) -> None:
-    if expected is None:
-        return
-    if sorted(outcome.rules) != sorted(expected):
-        outcome.errors.append(f"expected rules {expected}, matched {outcome.rules}")
-    elif not expected:
-        outcome.errors = [e for e in outcome.errors if "no rule in rules/ matches" not in e]
-
-
 def run_demo(*, as_json: bool = False, synthesize_stacks: bool = True) -> int:
     out = sys.stdout
     if synthesize_stacks:
@@ -90,13 +69,8 @@ def run_demo(*, as_json: bool = False, synthesize_stacks: bool = True) -> int:
     failures = 0
     with ReplaySession() as session:
         for path in events:
-            relative = path.relative_to(EVENTS_DIR.parent)
-            outcome = session.replayer.replay_file(relative if not path.is_absolute() else path)
-            outcome.event = str(relative)
-            expected = expected_rules(path)
-            _check_expectation(outcome, expected)
+            outcome = session.replay(path, shown_as=str(path.relative_to(EVENTS_DIR.parent)), as_json=as_json)
             failures += bool(outcome.errors)
-            session.print_outcome(outcome, as_json=as_json, expected_no_match=expected == [])
     verdict = "all as expected" if not failures else f"{failures} event(s) not as expected"
     print(f"\n== {len(events)} events replayed: {verdict}", file=out)
     if as_json:

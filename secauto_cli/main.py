@@ -19,9 +19,8 @@ def _replay(args: argparse.Namespace) -> int:
     failures = 0
     with ReplaySession(show_logs=args.show_logs) as session:
         for name in args.events:
-            outcome = session.replayer.replay_file(Path(name))
+            outcome = session.replay(Path(name), as_json=args.json)
             failures += bool(outcome.errors)
-            session.print_outcome(outcome, as_json=args.json)
     if failures:
         print(f"secauto replay: {failures} of {len(args.events)} event(s) failed", file=sys.stderr)
     return 1 if failures else 0

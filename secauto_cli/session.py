@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secauto_cli.embedded_account import EmbeddedAccount, embedded_account
+from secauto_cli.expectations import apply_expectation, expected_rules
 from secauto_cli.local_config import capability_environments
 from secauto_cli.replay import Replayer, ReplayOutcome
 from secauto_cli.report import describe_outcome
 from secauto_cli.slack_capture import SlackCapture
 from secauto_infra.rule_catalog import load_rules
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["ReplaySession"]
 
@@ -35,6 +39,16 @@ class ReplaySession:
 
     def __exit__(self, *exc: Any) -> None:
         self._stack.close()
+
+    def replay(self, path: Path, *, as_json: bool, shown_as: str | None = None) -> ReplayOutcome:
+        """Replay one file, check it against its folder's expectations, and print the outcome."""
+        outcome = self.replayer.replay_file(path)
+        if shown_as:
+            outcome.event = shown_as
+        expected = expected_rules(path)
+        apply_expectation(outcome, expected)
+        self.print_outcome(outcome, as_json=as_json, expected_no_match=expected == [])
+        return outcome
 
     @staticmethod
     def print_outcome(outcome: ReplayOutcome, *, as_json: bool, expected_no_match: bool = False) -> None:
