@@ -11,6 +11,7 @@ from secauto_cli.expectations import apply_expectation, expected_rules
 from secauto_cli.local_config import capability_environments
 from secauto_cli.replay import Replayer, ReplayOutcome
 from secauto_cli.report import describe_outcome
+from secauto_cli.seeds import SEEDERS
 from secauto_cli.slack_capture import SlackCapture
 from secauto_infra.rule_catalog import load_rules
 
@@ -33,6 +34,8 @@ class ReplaySession:
     def __enter__(self) -> ReplaySession:
         self.slack = self._stack.enter_context(SlackCapture())
         self.account = self._stack.enter_context(embedded_account(slack_url=self.slack.url))
+        for seed in SEEDERS.values():
+            seed(self.account)
         self.replayer = Replayer(self.account, self.slack, load_rules(), capability_environments())
         self.replayer.show_logs = self._show_logs
         return self

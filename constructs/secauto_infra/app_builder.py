@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_cdk import App, Environment, Stack, Tags
 
+from secauto_infra.access_keys import add_access_keys
 from secauto_infra.config import CDK_JSON, CONFIG_CONTEXT_KEY, SecautoConfig, cdk_json_context, parse_config
 from secauto_infra.core_stack import CoreResources, CoreStack
 from secauto_infra.findings import add_findings
@@ -30,6 +31,7 @@ __all__ = ["CAPABILITIES", "CDK_JSON", "CONFIG_CONTEXT_KEY", "app_config", "buil
 CAPABILITIES: Mapping[str, Callable[[App, SecautoConfig, CoreResources], list[Stack]]] = {
     "root_activity": add_root_activity,
     "findings": add_findings,
+    "access_keys": add_access_keys,
 }
 
 

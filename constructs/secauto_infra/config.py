@@ -30,12 +30,14 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "ACCESS_KEYS_MIN_INTERVAL_MINUTES",
     "CDK_JSON",
     "CONFIG_CONTEXT_KEY",
     "FINDINGS_SUPPRESSIONS_FILE",
     "LOG_RETENTION_DAYS",
     "SIGNIN_REGION",
     "SUPPRESSIONS_DIR",
+    "AccessKeysConfig",
     "BreakGlassWindow",
     "CapabilitiesConfig",
     "CapabilityConfig",
@@ -72,6 +74,18 @@ FINDINGS_SUPPRESSIONS_FILE = f"{SUPPRESSIONS_DIR}/findings.json"
 SeverityLabel = Literal["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+
+#: EventBridge schedule expressions: `rate(value unit)` and `cron(6 fields)`.
+_RATE = re.compile(r"^rate\((?P<value>[1-9]\d*) (?P<unit>minutes?|hours?|days?)\)$")
+_CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+_MINUTES_PER_UNIT = {"minute": 1, "hour": 60, "day": 24 * 60}
+#: The shortest audit `rate(...)`: a run may take the function's whole 15-minute timeout, and a
+#: second audit starting meanwhile would only wait for it (the function runs one at a time).
+ACCESS_KEYS_MIN_INTERVAL_MINUTES = 15
+#: IAM tag keys (1-128 letters, digits, spaces and `_.:/=+-@`; `aws:` is AWS's own prefix).
+_TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+#: IAM group names.
+_GROUP_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 
 
 class ConfigError(ValueError):
@@ -211,11 +225,121 @@ class FindingsConfig(CapabilityConfig):
         return env
 
 
+def _schedule_expression(value: str) -> str:
+    """Validate an EventBridge schedule expression (what `PutRule` would reject, refused here)."""
+    rate = _RATE.match(value)
+    if rate:
+        amount, unit = int(rate["value"]), rate["unit"]
+        # EventBridge wants `rate(1 day)` but `rate(2 days)`.
+        if (amount == 1) != (not unit.endswith("s")):
+            raise ValueError(f"schedule {value!r}: the unit is singular for 1 and plural otherwise")
+        minutes = amount * _MINUTES_PER_UNIT[unit.rstrip("s")]
+        if minutes < ACCESS_KEYS_MIN_INTERVAL_MINUTES:
+            raise ValueError(
+                f"schedule {value!r}: audit at most every {ACCESS_KEYS_MIN_INTERVAL_MINUTES} minutes "
+                "(one audit can take that long)"
+            )
+        return value
+    cron = _CRON.match(value)
+    if cron:
+        fields = cron["fields"].split()
+        if len(fields) != 6:
+            raise ValueError(
+                f"schedule {value!r}: cron() takes 6 fields (minutes hours day-of-month month "
+                "day-of-week year)"
+            )
+        if (fields[2] == "?") == (fields[4] == "?"):
+            raise ValueError(f"schedule {value!r}: exactly one of day-of-month and day-of-week must be '?'")
+        return value
+    raise ValueError(f"schedule {value!r}: expected an EventBridge 'rate(...)' or 'cron(...)' expression")
+
+
+class AccessKeysConfig(CapabilityConfig):
+    """IAM access-key expiry: a scheduled audit of every key; warn, deactivate, delete per policy.
+
+    One field per field of the handler's `AccessKeySettings` (same names, same defaults), plus
+    `schedule`. A dry run (`enforce: false`) unless configured otherwise.
+    """
+
+    #: When the audit runs (EventBridge schedule expression, UTC).
+    schedule: str = "rate(1 day)"
+    enforce: bool = False
+    warn_age_days: int = Field(default=80, ge=1)
+    warn_unused_days: int = Field(default=45, ge=1)
+    deactivate_age_days: int = Field(default=90, ge=1)
+    deactivate_unused_days: int = Field(default=90, ge=1)
+    #: Delete a key this many days after it was deactivated (None: never delete; opt-in).
+    delete_inactive_days: int | None = Field(default=None, ge=1)
+    never_used_grace_days: int = Field(default=7, ge=0)
+    exempt_tag_key: str = "secauto:key-exempt"
+    exempt_groups: tuple[str, ...] = ()
+    owner_tag_key: str = "secauto:owner"
+    reminder_days: int = Field(default=7, ge=1)
+    #: Waiting for a new credential report; at most 10 of the function's 15 minutes, so the
+    #: fallback listing and the enforcement still have time.
+    report_wait_seconds: int = Field(default=60, ge=1, le=600)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return _schedule_expression(value)
+
+    @field_validator("exempt_tag_key", "owner_tag_key")
+    @classmethod
+    def _tag_key(cls, value: str) -> str:
+        if not _TAG_KEY.match(value) or value.lower().startswith("aws:"):
+            raise ValueError(f"not a usable IAM tag key: {value!r}")
+        return value
+
+    @field_validator("exempt_groups")
+    @classmethod
+    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [name for name in value if not _GROUP_NAME.match(name)]
+        if bad:
+            raise ValueError(f"exemptGroups: not IAM group names: {bad}")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> AccessKeysConfig:
+        # A warning at or after the deactivation would never be seen.
+        if self.warn_age_days >= self.deactivate_age_days:
+            raise ValueError("accessKeys: warnAgeDays must be below deactivateAgeDays")
+        if self.warn_unused_days >= self.deactivate_unused_days:
+            raise ValueError("accessKeys: warnUnusedDays must be below deactivateUnusedDays")
+        # Past its grace a never-used key counts its age as unused time: a grace as long as the
+        # deactivation threshold would deactivate it the day the grace ends, unwarned.
+        if self.never_used_grace_days >= self.deactivate_unused_days:
+            raise ValueError("accessKeys: neverUsedGraceDays must be below deactivateUnusedDays")
+        if self.exempt_tag_key == self.owner_tag_key:
+            raise ValueError("accessKeys: exemptTagKey and ownerTagKey must differ")
+        return self
+
+    def environment(self) -> dict[str, str]:
+        """The `SECAUTO_ACCESS_KEYS_*` variables the handler's settings read."""
+        env = {
+            "SECAUTO_ACCESS_KEYS_ENFORCE": json.dumps(self.enforce),
+            "SECAUTO_ACCESS_KEYS_WARN_AGE_DAYS": str(self.warn_age_days),
+            "SECAUTO_ACCESS_KEYS_WARN_UNUSED_DAYS": str(self.warn_unused_days),
+            "SECAUTO_ACCESS_KEYS_DEACTIVATE_AGE_DAYS": str(self.deactivate_age_days),
+            "SECAUTO_ACCESS_KEYS_DEACTIVATE_UNUSED_DAYS": str(self.deactivate_unused_days),
+            "SECAUTO_ACCESS_KEYS_NEVER_USED_GRACE_DAYS": str(self.never_used_grace_days),
+            "SECAUTO_ACCESS_KEYS_EXEMPT_TAG_KEY": self.exempt_tag_key,
+            "SECAUTO_ACCESS_KEYS_EXEMPT_GROUPS": json.dumps(list(self.exempt_groups)),
+            "SECAUTO_ACCESS_KEYS_OWNER_TAG_KEY": self.owner_tag_key,
+            "SECAUTO_ACCESS_KEYS_REMINDER_DAYS": str(self.reminder_days),
+            "SECAUTO_ACCESS_KEYS_REPORT_WAIT_SECONDS": str(self.report_wait_seconds),
+        }
+        if self.delete_inactive_days is not None:
+            env["SECAUTO_ACCESS_KEYS_DELETE_INACTIVE_DAYS"] = str(self.delete_inactive_days)
+        return env
+
+
 class CapabilitiesConfig(_Model):
-    """One entry per capability (accessKeys, albLogs, autoBlock, backups come later)."""
+    """One entry per capability (albLogs, autoBlock, backups come later)."""
 
     root_activity: RootActivityConfig = RootActivityConfig()
     findings: FindingsConfig = FindingsConfig()
+    access_keys: AccessKeysConfig = AccessKeysConfig()
 
     def enabled(self) -> list[str]:
         """Names (snake_case field names) of the enabled capabilities."""

@@ -26,11 +26,19 @@ if TYPE_CHECKING:
     from constructs import Construct
     from secauto_infra.config import SecautoConfig
 
-__all__ = ["DEFAULT_SLACK_SECRET_NAME", "RULE_NAME_PREFIX", "CoreResources", "CoreStack"]
+__all__ = [
+    "DEFAULT_SLACK_SECRET_NAME",
+    "NAMED_RULE_PREFIX",
+    "RULE_NAME_PREFIX",
+    "CoreResources",
+    "CoreStack",
+]
 
 DEFAULT_SLACK_SECRET_NAME = "secauto/slack-webhook"  # noqa: S105 - a name, not a secret
 #: Our stack names start with this, and so do the names CloudFormation gives their rules.
 RULE_NAME_PREFIX = "Secauto"
+#: Rules we name ourselves (schedule rules, whose events carry the rule's name) start with this.
+NAMED_RULE_PREFIX = "secauto-"
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,9 @@ class CoreStack(Stack):
         )
         # EventBridge rules of our capability stacks deliver failed events here. Granting per rule
         # (what `targets.LambdaFunction` does) would make this stack reference theirs: a cycle.
+        # So the policy admits our rules by name: CloudFormation names them after their stack
+        # (`Secauto*`), and the rules we name ourselves start with `secauto-` (ArnLike is
+        # case-sensitive).
         dlq.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowSecautoRulesToDeadLetter",
@@ -184,9 +195,10 @@ class CoreStack(Stack):
                 resources=[dlq.queue_arn],
                 conditions={
                     "ArnLike": {
-                        "aws:SourceArn": self.format_arn(
-                            service="events", resource="rule", resource_name=f"{RULE_NAME_PREFIX}*"
-                        )
+                        "aws:SourceArn": [
+                            self.format_arn(service="events", resource="rule", resource_name=f"{prefix}*")
+                            for prefix in (RULE_NAME_PREFIX, NAMED_RULE_PREFIX)
+                        ]
                     },
                     "StringEquals": {"aws:SourceAccount": self.account},
                 },

@@ -11,7 +11,7 @@ queue policy.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
@@ -39,6 +39,8 @@ __all__ = [
     "reads_cloudtrail_api_calls",
     "rule_from_spec",
     "rule_regions",
+    "schedule_rule",
+    "scheduled_event_pattern",
 ]
 
 #: Rule state that also matches read-only (Describe/Get/List) CloudTrail management events.
@@ -95,6 +97,45 @@ def rule_from_spec(
         description=f"{description} ({spec.path.name})"[:512],
         event_pattern=spec.pattern,
         state=ALL_MANAGEMENT_EVENTS if reads_cloudtrail_api_calls(spec) else "ENABLED",
+        targets=list(targets),
+    )
+
+
+def scheduled_event_pattern(rule_name: str) -> dict[str, Any]:
+    """The pattern of the events a schedule rule named `rule_name` (default bus) sends.
+
+    A schedule rule has no pattern of its own; this is what its events look like (source
+    `aws.events`, detail type `Scheduled Event`, the rule's ARN as the one resource), so that a
+    `rules/` file can describe them for the tests and the local replay.
+    """
+    return {
+        "source": ["aws.events"],
+        "detail-type": ["Scheduled Event"],
+        "resources": [{"suffix": f":rule/{rule_name}"}],
+    }
+
+
+def schedule_rule(
+    scope: Construct,
+    construct_id: str,
+    *,
+    rule_name: str,
+    schedule_expression: str,
+    targets: Sequence[events.CfnRule.TargetProperty],
+    description: str,
+) -> events.CfnRule:
+    """A schedule rule on the default bus with an explicit name.
+
+    The name is fixed because the events the rule sends carry its ARN, which is how
+    `scheduled_event_pattern(rule_name)` (and the `rules/` file written from it) recognises them.
+    """
+    return events.CfnRule(
+        scope,
+        construct_id,
+        name=rule_name,
+        description=description[:512],
+        schedule_expression=schedule_expression,
+        state="ENABLED",
         targets=list(targets),
     )
 

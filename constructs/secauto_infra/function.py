@@ -4,6 +4,8 @@ Each function gets its own role whose inline policies grant exactly what its cap
 declares in `functions/<capability>/permissions.py` (plus `CORE_PERMISSIONS`), each action on its
 own resource, and what the Lambda platform needs (its log group, X-Ray, the dead-letter queue,
 and, for a function fed by an SQS queue, polling that queue and decrypting its messages).
+A literal `"*"` resource is accepted only for the actions of `UNSCOPED_ACTIONS`, which AWS
+documents without resource-level permissions; any other action on `"*"` fails the synthesis.
 The role is handed to Lambda as immutable, so no CDK grant can widen it behind our back: that
 is also why the queue's event source mapping is built here, with its grants spelled out, rather
 than by `SqsEventSource` (whose grants an immutable role silently drops).
@@ -29,7 +31,7 @@ from secauto_infra.bundling import functions_code
 from secauto_infra.nag import acknowledge
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from aws_cdk import aws_sqs as sqs
 
@@ -41,6 +43,8 @@ __all__ = [
     "QUEUE_CONSUMER_ACTIONS",
     "RETENTION",
     "STACK_PLACEHOLDERS",
+    "UNSCOPED_ACTIONS",
+    "XRAY_ACTIONS",
     "QueueSource",
     "SecautoFunction",
     "powertools_layer_arn",
@@ -77,6 +81,20 @@ RETENTION = {
 
 #: Placeholders every ARN template may use, filled from the function's stack.
 STACK_PLACEHOLDERS = frozenset({"partition", "region", "account"})
+#: What the X-Ray SDK and Lambda's active tracing do with the function's role.
+XRAY_ACTIONS = frozenset({"xray:PutTelemetryRecords", "xray:PutTraceSegments"})
+#: The only actions ever granted on a literal `"*"` resource: the Service Authorization Reference
+#: lists no resource type for them, so a policy cannot scope them (IAM would deny them on any
+#: narrower resource). Reviewed additions only: everything else must name its resource.
+UNSCOPED_ACTIONS = XRAY_ACTIONS | frozenset(
+    {
+        # The account's credential report and its summary are account-wide by nature.
+        "iam:GenerateCredentialReport",
+        "iam:GetCredentialReport",
+        "iam:GetAccountSummary",
+        "iam:ListUsers",
+    }
+)
 #: What Lambda's SQS poller does with the function's role (AWSLambdaSQSQueueExecutionRole).
 QUEUE_CONSUMER_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
 
@@ -112,7 +130,8 @@ class SecautoFunction(Construct):
     """A capability's Lambda function, its role, log group and errors alarm.
 
     `template_values` fill the placeholders of the declared ARN templates beyond `{partition}`,
-    `{region}` and `{account}` (e.g. `{role_name}`); `queue_source` adds an SQS event source.
+    `{region}` and `{account}` (e.g. `{role_name}`); `queue_source` adds an SQS event source;
+    `reserved_concurrent_executions` caps (and reserves) the function's concurrency.
     """
 
     def __init__(
@@ -129,6 +148,7 @@ class SecautoFunction(Construct):
         memory_size: int = 256,
         template_values: Mapping[str, str] | None = None,
         queue_source: QueueSource | None = None,
+        reserved_concurrent_executions: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -151,11 +171,12 @@ class SecautoFunction(Construct):
                 "capability": _policy(declared),
             },
         )
+        unscoped = sorted(XRAY_ACTIONS | declared.get("*", set()))
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
-            "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions "
-            "(AWS documents '*' as their only resource); every other statement names its resource.",
+            f"{', '.join(unscoped)} support no resource-level permissions (AWS documents '*' as "
+            "their only resource); every other statement names its resource.",
         )
         layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
@@ -186,6 +207,7 @@ class SecautoFunction(Construct):
             system_log_level_v2=lambda_.SystemLogLevel.INFO,
             dead_letter_queue=core.dlq,
             environment=self._environment(capability, config, core, environment or {}),
+            reserved_concurrent_executions=reserved_concurrent_executions,
         )
         acknowledge(
             self.function,
@@ -220,7 +242,7 @@ class SecautoFunction(Construct):
         and poll the source queue (receive, delete, read attributes; decrypt what it receives)."""
         grants: dict[str, set[str]] = {
             self.log_group.log_group_arn: {"logs:CreateLogStream", "logs:PutLogEvents"},
-            "*": {"xray:PutTelemetryRecords", "xray:PutTraceSegments"},
+            "*": set(XRAY_ACTIONS),
             core.dlq.queue_arn: {"sqs:SendMessage"},
         }
         if self.queue_source is not None:
@@ -234,7 +256,9 @@ class SecautoFunction(Construct):
         """The declared actions, by resource ARN."""
         grants: dict[str, set[str]] = defaultdict(set)
         for permission in self.permissions:
-            arn = resource_arn(permission.resource, core, stack, **self.template_values)
+            arn = resource_arn(
+                permission.resource, core, stack, actions=permission.actions, **self.template_values
+            )
             grants[arn].update(permission.actions)
         return grants
 
@@ -274,14 +298,30 @@ def _policy(
     return iam.PolicyDocument(statements=statements)
 
 
-def resource_arn(resource: CoreResource | str, core: CoreResources, stack: Stack, **values: str) -> str:
-    """Resolve a declared resource: a core resource, or an ARN template for this stack's account.
+def resource_arn(
+    resource: CoreResource | str,
+    core: CoreResources,
+    stack: Stack,
+    *,
+    actions: Collection[str] = (),
+    **values: str,
+) -> str:
+    """Resolve a declared resource: a core resource, an ARN template for this stack's account, or
+    a literal `"*"` for `actions` that are all in `UNSCOPED_ACTIONS`.
 
     `{partition}`, `{region}` and `{account}` are the stack's; any other placeholder (such as
     `{role_name}`) must be given in `values`, and must not be a wildcard or empty.
     """
     if isinstance(resource, CoreResource):
         return core.arn_of(resource)
+    if resource == "*":
+        scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
+        if not actions or scoped:
+            raise ValueError(
+                f"'*' is a permission resource only for actions without resource-level permissions "
+                f"(UNSCOPED_ACTIONS); name the resource of {scoped or 'these actions'}"
+            )
+        return resource
     if not resource.startswith("arn:"):
         raise ValueError(f"a permission resource must be a CoreResource or an ARN template: {resource!r}")
     fields = {name for _, name, _, _ in string.Formatter().parse(resource) if name is not None}

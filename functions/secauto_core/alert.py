@@ -39,6 +39,8 @@ class Alert(BaseModel):
     console_url: str | None = None
     #: Stable id of what the alert is about (e.g. the CloudTrail event id).
     subject_id: str = Field(min_length=1)
+    #: Extra SNS message attributes subscribers can filter on (e.g. an owner).
+    attributes: tuple[tuple[str, str], ...] = ()
 
     @property
     def account_display(self) -> str:

@@ -39,7 +39,8 @@ class Notifier:
         self._slack = slack
         self._sns = sns
 
-    def notify(self, alert: Alert) -> DeliveryReport:
+    def notify(self, alert: Alert, *, slack: bool = True) -> DeliveryReport:
+        """Send `alert` to SNS and (unless `slack` is False) to Slack."""
         sns_error: Exception | None = None
         try:
             sns_result = self._sns.send(alert)
@@ -48,7 +49,9 @@ class Notifier:
             sns_result = DeliveryResult(DeliveryStatus.FAILED, type(exc).__name__)
             logger.exception("SNS delivery failed", extra={"subject_id": alert.subject_id})
             metrics.add_metric(name="SnsDeliveryFailed", unit=MetricUnit.Count, value=1)
-        slack_result = self._slack.send(alert)
+        slack_result = (
+            self._slack.send(alert) if slack else DeliveryResult(DeliveryStatus.DISABLED, "not for Slack")
+        )
         if slack_result.status is DeliveryStatus.FAILED:
             logger.error(
                 "Slack delivery failed",

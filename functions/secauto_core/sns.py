@@ -59,6 +59,7 @@ def message_attributes(alert: Alert) -> dict[str, MessageAttributeValueTypeDef]:
         "capability": alert.capability,
         "account": alert.account_id,
         "region": alert.region,
+        **{name: value for name, value in alert.attributes if value},
     }
     return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
 

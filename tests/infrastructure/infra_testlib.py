@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 CORE = "SecautoCore"
 HOME = "SecautoRootActivity"
 FINDINGS = "SecautoFindings"
+ACCESS_KEYS = "SecautoAccessKeys"
 XRAY_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
@@ -62,6 +63,22 @@ FULL_CONFIG: dict[str, Any] = {
             "batchSize": 50,
             "batchingWindowSeconds": 60,
             "maxConcurrency": 4,
+        },
+        "accessKeys": {
+            "enabled": True,
+            "schedule": "cron(30 5 ? * MON-FRI *)",
+            "enforce": True,
+            "warnAgeDays": 60,
+            "warnUnusedDays": 30,
+            "deactivateAgeDays": 75,
+            "deactivateUnusedDays": 60,
+            "deleteInactiveDays": 30,
+            "neverUsedGraceDays": 3,
+            "exemptTagKey": "security:key-exempt",
+            "exemptGroups": ["break-glass", "ci-bootstrap"],
+            "ownerTagKey": "team",
+            "reminderDays": 3,
+            "reportWaitSeconds": 120,
         },
     },
 }

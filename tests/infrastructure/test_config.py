@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 from infra_testlib import FULL_CONFIG
 
+from access_keys.settings import AccessKeySettings
 from findings.settings import FindingSource, FindingsSettings, IntegrationMode
 from secauto_core.severity import Severity
 from secauto_infra.app_builder import CAPABILITIES, cdk_json_context
 from secauto_infra.config import (
+    ACCESS_KEYS_MIN_INTERVAL_MINUTES,
     FINDINGS_SUPPRESSIONS_FILE,
     LOG_RETENTION_DAYS,
+    AccessKeysConfig,
     CapabilitiesConfig,
     ConfigError,
     parse_config,
@@ -100,11 +103,17 @@ def test_bad_config_is_a_clear_error(raw: Any, message: str) -> None:
 
 def test_root_activity_off_does_not_need_us_east_1() -> None:
     raw = {"homeRegion": "eu-west-1", **_root(enabled=False)}
-    assert parse_config(raw).capabilities.enabled() == ["findings"]
+    assert parse_config(raw).capabilities.enabled() == ["findings", "access_keys"]
 
 
 def test_every_capability_can_be_turned_off() -> None:
-    raw = {"capabilities": {"rootActivity": {"enabled": False}, "findings": {"enabled": False}}}
+    raw = {
+        "capabilities": {
+            "rootActivity": {"enabled": False},
+            "findings": {"enabled": False},
+            "accessKeys": {"enabled": False},
+        }
+    }
     assert parse_config(raw).capabilities.enabled() == []
 
 
@@ -200,6 +209,128 @@ def test_findings_environment_defaults_equal_the_handler_defaults() -> None:
     # Deployed with no findings settings, the handler behaves as it does with none at all.
     assert FindingsSettings.from_environ(parse_config(None).capabilities.findings.environment()) == (
         FindingsSettings.from_environ({})
+    )
+
+
+# ---------------------------------------------------------------- access keys
+
+
+def _access_keys(**settings: Any) -> dict[str, Any]:
+    return {"capabilities": {"accessKeys": settings}}
+
+
+#: The config's own keys; every other field is one of the handler's settings.
+ACCESS_KEYS_DEPLOYMENT_FIELDS = {"enabled", "schedule"}
+
+
+def test_access_keys_config_has_one_key_per_handler_setting() -> None:
+    fields = set(AccessKeysConfig.model_fields) - ACCESS_KEYS_DEPLOYMENT_FIELDS
+    assert fields == set(AccessKeySettings.model_fields)
+    # Same defaults too: cdk.json's defaults are the handler's.
+    config = AccessKeysConfig()
+    handler = AccessKeySettings()
+    assert {name: getattr(config, name) for name in fields} == {
+        name: getattr(handler, name) for name in fields
+    }
+
+
+def test_access_keys_defaults() -> None:
+    keys = parse_config(None).capabilities.access_keys
+    assert keys.enabled
+    assert keys.schedule == "rate(1 day)"
+    assert keys.enforce is False  # a dry run unless told otherwise
+    assert (keys.warn_age_days, keys.warn_unused_days) == (80, 45)
+    assert (keys.deactivate_age_days, keys.deactivate_unused_days) == (90, 90)
+    assert keys.delete_inactive_days is None  # deleting is opt-in
+    assert (keys.never_used_grace_days, keys.reminder_days, keys.report_wait_seconds) == (7, 7, 60)
+    assert keys.exempt_groups == ()
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "rate(1 day)",
+        "rate(2 days)",
+        "rate(1 hour)",
+        "rate(12 hours)",
+        f"rate({ACCESS_KEYS_MIN_INTERVAL_MINUTES} minutes)",
+        "cron(0 6 * * ? *)",
+        "cron(30 5 ? * MON-FRI *)",
+    ],
+)
+def test_access_keys_schedules_eventbridge_accepts(schedule: str) -> None:
+    assert parse_config(_access_keys(schedule=schedule)).capabilities.access_keys.schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"schedule": "daily"}, "rate"),
+        ({"schedule": "rate(1 days)"}, "singular for 1"),
+        ({"schedule": "rate(2 day)"}, "singular for 1"),
+        ({"schedule": "rate(0 days)"}, "rate"),
+        ({"schedule": "rate(1 week)"}, "rate"),
+        ({"schedule": "rate(5 minutes)"}, "at most every"),
+        ({"schedule": "cron(0 6 * * *)"}, "6 fields"),
+        ({"schedule": "cron(0 6 * * MON *)"}, "exactly one of day-of-month and day-of-week"),
+        ({"schedule": "cron(0 6 ? * ? *)"}, "exactly one of day-of-month and day-of-week"),
+        ({"warnAgeDays": 90}, "warnAgeDays must be below deactivateAgeDays"),
+        ({"warnAgeDays": 100}, "warnAgeDays must be below deactivateAgeDays"),
+        ({"warnUnusedDays": 90}, "warnUnusedDays must be below deactivateUnusedDays"),
+        ({"deactivateUnusedDays": 30}, "warnUnusedDays must be below deactivateUnusedDays"),
+        ({"neverUsedGraceDays": 90}, "neverUsedGraceDays must be below deactivateUnusedDays"),
+        ({"neverUsedGraceDays": -1}, "neverUsedGraceDays"),
+        ({"warnAgeDays": 0}, "warnAgeDays"),
+        ({"deleteInactiveDays": 0}, "deleteInactiveDays"),
+        ({"reminderDays": 0}, "reminderDays"),
+        ({"reportWaitSeconds": 0}, "reportWaitSeconds"),
+        ({"reportWaitSeconds": 601}, "reportWaitSeconds"),
+        ({"exemptTagKey": ""}, "tag key"),
+        ({"exemptTagKey": "aws:exempt"}, "tag key"),
+        ({"ownerTagKey": "owner#team"}, "tag key"),
+        ({"ownerTagKey": "secauto:key-exempt"}, "must differ"),
+        ({"exemptGroups": ["break glass"]}, "group names"),
+        ({"enforce": "maybe"}, "enforce"),
+        ({"warnAgeDay": 10}, "warnAgeDay"),
+    ],
+)
+def test_bad_access_keys_config_is_a_clear_error(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(_access_keys(**settings))
+
+
+def test_access_keys_exempt_groups_lose_duplicates() -> None:
+    keys = parse_config(_access_keys(exemptGroups=["a", "b", "a"])).capabilities.access_keys
+    assert keys.exempt_groups == ("a", "b")
+
+
+@pytest.mark.parametrize("raw", [None, FULL_CONFIG], ids=["default", "full"])
+def test_access_keys_environment_parses_back_into_the_handler_settings(raw: Any) -> None:
+    wanted = parse_config(raw).capabilities.access_keys
+    env = wanted.environment()
+    assert all(key.startswith(AccessKeySettings.env_prefix) for key in env)
+    assert {key.removeprefix(AccessKeySettings.env_prefix).lower() for key in env} <= set(
+        AccessKeySettings.model_fields
+    )
+    settings = AccessKeySettings.from_environ(env)
+    for name in AccessKeySettings.model_fields:
+        assert getattr(settings, name) == getattr(wanted, name), name
+    # No variable for "never delete": the handler's default (None) stands.
+    assert ("SECAUTO_ACCESS_KEYS_DELETE_INACTIVE_DAYS" in env) is (wanted.delete_inactive_days is not None)
+
+
+def test_full_config_sets_every_access_keys_setting() -> None:
+    # So the full app really exercises every variable (each one differs from its default).
+    configured = FULL_CONFIG["capabilities"]["accessKeys"]
+    defaults = AccessKeysConfig().model_dump(by_alias=True)
+    assert set(configured) == set(defaults)
+    assert [key for key in configured if key != "enabled" and configured[key] == defaults[key]] == []
+
+
+def test_access_keys_environment_defaults_equal_the_handler_defaults() -> None:
+    # Deployed with no access-key settings, the handler behaves as it does with none at all.
+    assert AccessKeySettings.from_environ(parse_config(None).capabilities.access_keys.environment()) == (
+        AccessKeySettings.from_environ({})
     )
 
 

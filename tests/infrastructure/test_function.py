@@ -9,7 +9,7 @@ from aws_cdk import App, Environment, Stack
 
 from findings.permissions import CROSS_ACCOUNT_PERMISSIONS
 from secauto_core.permissions import SECURITYHUB_DEFAULT_PRODUCT
-from secauto_infra.function import resource_arn
+from secauto_infra.function import UNSCOPED_ACTIONS, XRAY_ACTIONS, resource_arn
 
 #: Only string templates are resolved here, so the core resources are never consulted.
 NO_CORE: Any = cast("Any", None)
@@ -55,3 +55,31 @@ def test_bad_templates_and_values_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         resource_arn(template, NO_CORE, stack, **values)
+
+
+def test_star_is_a_resource_only_for_actions_aws_cannot_scope(stack: Stack) -> None:
+    report = ("iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountSummary")
+    assert resource_arn("*", NO_CORE, stack, actions=report) == "*"
+    assert resource_arn("*", NO_CORE, stack, actions=tuple(XRAY_ACTIONS)) == "*"
+    assert set(report) | XRAY_ACTIONS <= UNSCOPED_ACTIONS
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        (),  # "*" for nothing in particular
+        ("iam:DeleteAccessKey",),
+        ("iam:GetCredentialReport", "iam:UpdateAccessKey"),  # one scoped action spoils the statement
+        ("s3:*",),
+        ("*",),
+    ],
+    ids=repr,
+)
+def test_star_is_refused_for_every_other_action(stack: Stack, actions: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="only for actions without resource-level permissions"):
+        resource_arn("*", NO_CORE, stack, actions=actions)
+
+
+def test_unscoped_actions_are_an_explicit_list() -> None:
+    # No wildcards in the allowlist itself: each entry is one reviewed action.
+    assert all(":" in action and "*" not in action and "?" not in action for action in UNSCOPED_ACTIONS)

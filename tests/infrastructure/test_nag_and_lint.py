@@ -35,6 +35,19 @@ REVIEWED = {
         "AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/"
         f"{FULL_CONFIG['capabilities']['findings']['crossAccountRoleName']}]",
     ),
+    # X-Ray and the credential report (GenerateCredentialReport, GetCredentialReport,
+    # GetAccountSummary): actions AWS documents with "*" as their only resource.
+    ("SecautoAccessKeys/Function/Role", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
+    ("SecautoAccessKeys/Function/Function", "AwsSolutions::AwsSolutions-L1"),
+    # The audit covers every user of this account (key-level actions), and reads the exempt groups.
+    *(
+        (
+            "SecautoAccessKeys/Function/Role",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:iam::{account}:{kind}/*]",
+        )
+        for account in ("<AWS::AccountId>", FULL_CONFIG["account"])
+        for kind in ("user", "group")
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 from infra_testlib import (
+    ACCESS_KEYS,
     CORE,
     FINDINGS,
     HOME,
@@ -26,7 +27,7 @@ from secauto_core.settings import RuntimeSettings
 from secauto_infra.bundling import FUNCTIONS_DIR
 from secauto_infra.core_stack import DEFAULT_SLACK_SECRET_NAME, RULE_NAME_PREFIX
 from secauto_infra.event_rules import ALL_MANAGEMENT_EVENTS, occurs_in
-from secauto_infra.function import powertools_layer_arn
+from secauto_infra.function import UNSCOPED_ACTIONS, powertools_layer_arn
 from secauto_infra.root_activity import CIS_ROOT_USAGE_PATTERN, RootActivityStack
 from secauto_infra.rule_catalog import RuleSpec, rules_for
 
@@ -38,7 +39,12 @@ ROOT_RULES = rules_for("root_activity")
 
 def test_stacks_per_region(synth: Synthesized) -> None:
     config = synth.config
-    expected = {CORE: config.home_region, HOME: config.home_region, FINDINGS: config.home_region}
+    expected = {
+        CORE: config.home_region,
+        HOME: config.home_region,
+        FINDINGS: config.home_region,
+        ACCESS_KEYS: config.home_region,
+    }
     for region in config.other_regions:
         expected[f"{HOME}-{region}"] = region
     assert {stack_id: stack.region for stack_id, stack in synth.stacks.items()} == expected
@@ -228,18 +234,45 @@ def test_function_role_grants_exactly_the_declared_permissions(synth: Synthesize
     ]
 
 
-def test_no_managed_policies_and_no_star_resources_but_xray(synth: Synthesized) -> None:
-    # The one other wildcard: the findings function assumes the configured import role in the
-    # finding's member account, whichever it is (only when `crossAccountRoleName` is set).
+def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: Synthesized) -> None:
+    # A literal "*" only for actions AWS cannot scope (X-Ray; the IAM credential report).
+    # The other wildcards: the findings function assumes the configured import role in the
+    # finding's member account, whichever it is (only when `crossAccountRoleName` is set); the
+    # access-key audit covers every user of this account and reads the exempt groups.
     role_name = synth.config.capabilities.findings.cross_account_role_name
-    cross_account = {("sts:AssumeRole", f"arn:aws:iam::*:role/{role_name}")} if role_name else set()
+    users = f"arn:aws:iam::{synth.account}:user/*"
+    wildcards = {
+        (FINDINGS, "sts:AssumeRole", f"arn:aws:iam::*:role/{role_name}") if role_name else None,
+        *(
+            (ACCESS_KEYS, action, users)
+            for action in (
+                "iam:ListUsers",
+                "iam:ListAccessKeys",
+                "iam:GetAccessKeyLastUsed",
+                "iam:ListUserTags",
+                "iam:UpdateAccessKey",
+                "iam:DeleteAccessKey",
+            )
+        ),
+        (ACCESS_KEYS, "iam:GetGroup", f"arn:aws:iam::{synth.account}:group/*"),
+    }
+    credential_report = {
+        "iam:GenerateCredentialReport",
+        "iam:GetCredentialReport",
+        "iam:GetAccountSummary",
+        "iam:ListUsers",
+    }
+    unscoped = {stack_id: set(XRAY_ACTIONS) for stack_id in synth.stacks}
+    unscoped[ACCESS_KEYS] |= credential_report
+    assert XRAY_ACTIONS | credential_report <= UNSCOPED_ACTIONS
     assert not synth.all_resources("AWS::IAM::ManagedPolicy")
     for stack_id, _, role in synth.all_resources("AWS::IAM::Role"):
         assert "ManagedPolicyArns" not in role["Properties"]
         for action, resource in role_grants(synth, stack_id, role):
-            if (action, resource) in cross_account and stack_id == FINDINGS:
-                continue
-            assert "*" not in resource or action in XRAY_ACTIONS, (stack_id, action, resource)
+            if resource == "*":
+                assert action in unscoped[stack_id], (stack_id, action)
+            elif "*" in resource:
+                assert (stack_id, action, resource) in wildcards, (stack_id, action, resource)
     for stack_id, _, policy in synth.all_resources("AWS::IAM::Policy"):
         for statement in statements(policy["Properties"]["PolicyDocument"]):
             assert "*" not in as_list(statement["Resource"]), (stack_id, statement)
