@@ -12,7 +12,7 @@ from access_keys.settings import AccessKeySettings
 from access_keys.state import KeyState, KeyStateStore
 from secauto_core import clients
 from secauto_core.notifier import Notifier, default_notifier
-from secauto_core.securityhub import FindingsImporter
+from secauto_core.securityhub import FindingsImporter, default_importer
 from secauto_core.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
@@ -40,11 +40,7 @@ class AccessKeyService:
             audit=AccessKeyAudit(AccessKeySettings.current(), states),
             states=states,
             notifier=default_notifier(settings),
-            importer=(
-                FindingsImporter(base_delay_seconds=settings.securityhub_retry_base_seconds)
-                if settings.securityhub_import
-                else None
-            ),
+            importer=default_importer(settings),
             account=account,
             region=clients.current_region(),
         )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, ip_address
 from typing import TYPE_CHECKING, Any
 
-from secauto_core.asff import AsffResource, FindingSpec, build_finding
+from secauto_core.asff import AsffResource, FindingSpec, build_finding, inbound_network
 
 if TYPE_CHECKING:
     from findings.model import NormalizedFinding
@@ -13,17 +12,6 @@ if TYPE_CHECKING:
 __all__ = ["CAPABILITY", "to_asff"]
 
 CAPABILITY = "findings"
-
-
-def _network(remote_ip: str | None) -> dict[str, str] | None:
-    try:
-        address = ip_address(remote_ip or "")
-    except ValueError:
-        return None
-    return {
-        "Direction": "IN",
-        "SourceIpV4" if isinstance(address, IPv4Address) else "SourceIpV6": str(address),
-    }
 
 
 def to_asff(finding: NormalizedFinding, home_region: str) -> dict[str, Any]:
@@ -57,7 +45,7 @@ def to_asff(finding: NormalizedFinding, home_region: str) -> dict[str, Any]:
             "secauto/Count": str(finding.count),
             **finding.product_fields,
         },
-        network=_network(finding.remote_ip),
+        network=inbound_network(finding.remote_ip),
         record_state="ARCHIVED" if finding.archived else "ACTIVE",
         workflow_status=finding.workflow_status,
     )

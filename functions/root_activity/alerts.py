@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, ip_address
 from typing import TYPE_CHECKING
 
 from root_activity.classify import Classification, RootActivityKind
 from secauto_core.alert import Alert, Fact
-from secauto_core.asff import AsffResource, FindingSpec
+from secauto_core.asff import AsffResource, FindingSpec, inbound_network
 from secauto_core.console_links import cloudtrail_event_url
 
 if TYPE_CHECKING:
@@ -76,15 +75,6 @@ def build_alert(event: RootActivityEvent, classification: Classification, accoun
     )
 
 
-def _network(source_ip: str | None) -> dict[str, str] | None:
-    try:
-        address = ip_address(source_ip or "")
-    except ValueError:
-        return None
-    key = "SourceIpV4" if isinstance(address, IPv4Address) else "SourceIpV6"
-    return {"Direction": "IN", key: str(address)}
-
-
 def build_finding_spec(
     event: RootActivityEvent, classification: Classification, alert: Alert, home_region: str
 ) -> FindingSpec:
@@ -114,7 +104,7 @@ def build_finding_spec(
         first_observed_at=detail.event_time,
         last_observed_at=detail.event_time,
         source_url=alert.console_url,
-        network=_network(detail.source_ip_address),
+        network=inbound_network(detail.source_ip_address),
         product_fields={
             "secauto/cloudtrail/EventId": detail.event_id,
             "secauto/cloudtrail/EventName": detail.event_name,

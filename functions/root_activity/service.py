@@ -14,7 +14,7 @@ from secauto_core import clients
 from secauto_core.asff import build_finding
 from secauto_core.notifier import Notifier, default_notifier
 from secauto_core.observability import MetricUnit, logger, metrics
-from secauto_core.securityhub import FindingsImporter
+from secauto_core.securityhub import FindingsImporter, default_importer
 from secauto_core.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
@@ -40,11 +40,7 @@ class RootActivityService:
             settings=settings,
             root_settings=root_settings,
             notifier=default_notifier(settings),
-            importer=(
-                FindingsImporter(base_delay_seconds=settings.securityhub_retry_base_seconds)
-                if settings.securityhub_import
-                else None
-            ),
+            importer=default_importer(settings),
             failures=SigninFailureCounter(
                 settings.state_table, timedelta(minutes=root_settings.failure_burst_window_minutes)
             ),

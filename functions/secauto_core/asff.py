@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from ipaddress import IPv4Address, ip_address
 from typing import TYPE_CHECKING, Any, Literal
 
 from secauto_core.asff_validator import MAX_FINDING_BYTES, AsffValidationError, validate_finding
@@ -29,6 +30,7 @@ __all__ = [
     "build_finding",
     "default_product_arn",
     "finding_id",
+    "inbound_network",
     "truncate",
 ]
 
@@ -85,6 +87,18 @@ class FindingSpec:
     id: str | None = None
     #: ASFF `Workflow.Status` (NEW, NOTIFIED, SUPPRESSED, RESOLVED); omitted when None.
     workflow_status: str | None = None
+
+
+def inbound_network(source_ip: str | None) -> dict[str, str] | None:
+    """The ASFF `Network` block of inbound traffic from `source_ip` (None if not an address)."""
+    try:
+        address = ip_address(source_ip or "")
+    except ValueError:  # e.g. "AWS Internal" or a service name
+        return None
+    return {
+        "Direction": "IN",
+        "SourceIpV4" if isinstance(address, IPv4Address) else "SourceIpV6": str(address),
+    }
 
 
 def truncate(text: str, limit: int) -> str:

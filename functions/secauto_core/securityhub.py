@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
     from mypy_boto3_securityhub import SecurityHubClient
 
-__all__ = ["FailedFinding", "FindingsImporter", "ImportReport", "batches"]
+    from secauto_core.settings import RuntimeSettings
+
+__all__ = ["FailedFinding", "FindingsImporter", "ImportReport", "batches", "default_importer"]
 
 MAX_BATCH_FINDINGS = 100
 MAX_BATCH_BYTES = 6 * 1024 * 1024
@@ -190,3 +192,10 @@ class FindingsImporter:
                 "Security Hub did not accept some findings",
                 extra={"failed_findings": [f.__dict__ for f in report.failed]},
             )
+
+
+def default_importer(settings: RuntimeSettings) -> FindingsImporter | None:
+    """The importer the deployed functions use, or None when Security Hub import is off."""
+    if not settings.securityhub_import:
+        return None
+    return FindingsImporter(base_delay_seconds=settings.securityhub_retry_base_seconds)
