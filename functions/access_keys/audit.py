@@ -38,6 +38,8 @@ class AuditResult:
     plans: list[KeyPlan]
     #: Findings to archive: keys that were non-compliant and now are compliant or gone.
     resolved: list[KeyState] = field(default_factory=list)
+    #: Each key's remembered state as this run found it (read once per run).
+    states: dict[str, KeyState] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def count(self, action: Action) -> int:
@@ -72,7 +74,7 @@ class AccessKeyAudit:
             if plan.action in _ACTIONABLE:
                 plan = self._refine(plan, state, now, exempt_members)
             plans.append(plan)
-        result = AuditResult(now, inventory.source, self.settings.enforce, plans)
+        result = AuditResult(now, inventory.source, self.settings.enforce, plans, states=states)
         for plan in plans:
             if (
                 self.settings.enforce

@@ -69,7 +69,7 @@ class AccessKeyService:
     def _record_findings(self, result: AuditResult) -> dict[str, Any] | None:
         if self.importer is None:
             return None
-        states = self.states.load_all()
+        states = result.states
         findings = []
         for plan in result.plans:
             had_finding = bool(states.get(plan.key.identity, KeyState("")).finding_id)
@@ -81,7 +81,7 @@ class AccessKeyService:
         return self.importer.import_findings(findings).as_dict() if findings else None
 
     def _remember(self, result: AuditResult) -> None:
-        states = self.states.load_all()
+        states = result.states
         now = result.run_at
         for plan in result.plans:
             before = states.get(plan.key.identity) or KeyState(plan.key.identity)
