@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from secauto_cli.logs import add_logs_commands
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,12 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="replay results as JSON lines")
     demo.add_argument("--skip-synth", action="store_true", help="replay only")
     demo.set_defaults(run=_demo)
+
+    add_logs_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    status: int = args.run(args)
+    try:
+        status: int = args.run(args)
+    except BrokenPipeError:
+        # The reader went away (`secauto logs alb big.log.gz | head`): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return status
 
 

@@ -26,6 +26,10 @@ def _result_summary(result: Any) -> str:
             parts.append(str(result[key]))
     if "notified" in result:
         parts.append("notified" if result["notified"] else "not notified")
+    if "lines" in result:
+        parts.append(
+            f"lines={result['lines']} requests={result.get('requests')} bad={result.get('bad_lines')}"
+        )
     if result.get("labels"):
         parts.append("[" + "; ".join(map(str, result["labels"])) + "]")
     if result.get("duplicate"):
@@ -33,6 +37,29 @@ def _result_summary(result: Any) -> str:
     if result.get("reason"):
         parts.append(f"reason: {result['reason']}")
     return " ".join(parts)
+
+
+#: The namespace of secauto's own operational metrics; others (per load balancer, ...) are shown.
+_OWN_NAMESPACE = "secauto"
+
+
+def _metric_value(value: Any) -> str:
+    if isinstance(value, list):
+        ordered = sorted(value)
+        if len(ordered) == 1:
+            return f"{ordered[0]:g}"
+        return f"[{len(ordered)} values, median {ordered[len(ordered) // 2]:g}, max {ordered[-1]:g}]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _metric_line(metric: dict[str, Any]) -> str:
+    dimensions = " ".join(f"{k}={v}" for k, v in metric["dimensions"].items())
+    values = " ".join(
+        f"{name}={_metric_value(value)}"
+        for name, value in metric["values"].items()
+        if value not in (0, 0.0, [0.0], [0], None)
+    )
+    return f"      metric: {metric['namespace']} {dimensions}: {values or 'all zero'}"
 
 
 def describe_outcome(outcome: ReplayOutcome, expected_no_match: bool = False) -> list[str]:
@@ -56,12 +83,20 @@ def describe_outcome(outcome: ReplayOutcome, expected_no_match: bool = False) ->
         lines.append(f"      securityhub: {label} {finding['Title']!r} ({state}) id={finding['Id']}")
     for parked in effects.get("dlq", []):
         lines.append(f"      dlq: parked an event ({type(parked).__name__})")
+    for metric in effects.get("metrics", []):
+        if metric.get("namespace") != _OWN_NAMESPACE:
+            lines.append(_metric_line(metric))
     for name, changes in effects.items():
         if name in ("slack", "sns", "securityhub", "dlq", "metrics", "aws_calls", "logs"):
             continue
         for change in changes:
             lines.append(f"      {name}: {change}")
-    if outcome.handlers and not any(effects.get(k) for k in ("slack", "sns", "securityhub", "dlq")):
+    shown = ("slack", "sns", "securityhub", "dlq")
+    if (
+        outcome.handlers
+        and not any(effects.get(k) for k in shown)
+        and not any(m.get("namespace") != _OWN_NAMESPACE for m in effects.get("metrics", []))
+    ):
         lines.append("      (no notification or finding)")
     lines += [f"      error: {error}" for error in outcome.errors]
     return lines

@@ -8,7 +8,10 @@ touches moto).
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
 
     from secauto_cli.embedded_account import EmbeddedAccount
 
-__all__ = ["SEEDERS", "add_user_key", "seed_access_keys"]
+__all__ = ["ALB_LOG_SOURCES", "SEEDERS", "add_user_key", "gzip_members", "seed_access_keys", "seed_alb_logs"]
 
 
 def add_user_key(
@@ -74,5 +77,42 @@ def seed_access_keys(account: EmbeddedAccount) -> None:
     add_user_key(account, "ivan", age_days=100, used_days_ago=95, active=False)
 
 
+#: Plain-text ALB log files; a sample event whose object key ends in `<name>.gz` is replayed
+#: with `<name>` from here, gzipped, as its object.
+ALB_LOG_SOURCES = Path(__file__).resolve().parents[1] / "events" / "alb_logs" / "logs"
+
+
+def gzip_members(data: bytes, members: int = 2) -> bytes:
+    """`data` gzipped as `members` concatenated gzip members (split at a line end), as ELB may write."""
+    lines = data.splitlines(keepends=True)
+    cut = max(1, len(lines) // members)
+    parts = [b"".join(lines[i : i + cut]) for i in range(0, len(lines), cut)] or [b""]
+    return b"".join(gzip.compress(part, mtime=0) for part in parts)
+
+
+def seed_alb_logs(account: EmbeddedAccount, events_dir: Path | None = None) -> None:
+    """Put every sample log object the `alb_logs` sample events name into its bucket."""
+    folder = events_dir or ALB_LOG_SOURCES.parent
+    s3 = account.client("s3")
+    buckets: set[str] = set()
+    for path in sorted(folder.glob("*.json")):
+        event = json.loads(path.read_text(encoding="utf-8"))
+        detail = event.get("detail") if isinstance(event, dict) else None
+        if event.get("detail-type") != "Object Created" or not isinstance(detail, dict):
+            continue
+        bucket, key = detail["bucket"]["name"], detail["object"]["key"]
+        source = ALB_LOG_SOURCES / key.rsplit("/", 1)[-1].removesuffix(".gz")
+        if bucket not in buckets:
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+                s3.create_bucket(Bucket=bucket)
+            buckets.add(bucket)
+        if source.is_file():
+            body = source.read_bytes()
+            s3.put_object(Bucket=bucket, Key=key, Body=gzip_members(body) if key.endswith(".gz") else body)
+
+
 #: Per capability, what the embedded account needs beyond the core resources.
-SEEDERS: dict[str, Callable[[EmbeddedAccount], None]] = {"access_keys": seed_access_keys}
+SEEDERS: dict[str, Callable[[EmbeddedAccount], None]] = {
+    "access_keys": seed_access_keys,
+    "alb_logs": seed_alb_logs,
+}

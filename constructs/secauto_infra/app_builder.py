@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import App, Environment, Stack, Tags
 
 from secauto_infra.access_keys import add_access_keys
+from secauto_infra.alb_logs import add_alb_logs
 from secauto_infra.config import CDK_JSON, CONFIG_CONTEXT_KEY, SecautoConfig, cdk_json_context, parse_config
 from secauto_infra.core_stack import CoreResources, CoreStack
 from secauto_infra.findings import add_findings
@@ -32,6 +33,7 @@ CAPABILITIES: Mapping[str, Callable[[App, SecautoConfig, CoreResources], list[St
     "root_activity": add_root_activity,
     "findings": add_findings,
     "access_keys": add_access_keys,
+    "alb_logs": add_alb_logs,
 }
 
 

@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "ACCESS_KEYS_MIN_INTERVAL_MINUTES",
+    "ALB_LOGS_MAX_TIMEOUT_SECONDS",
     "CDK_JSON",
     "CONFIG_CONTEXT_KEY",
     "FINDINGS_SUPPRESSIONS_FILE",
@@ -38,6 +39,7 @@ __all__ = [
     "SIGNIN_REGION",
     "SUPPRESSIONS_DIR",
     "AccessKeysConfig",
+    "AlbLogsConfig",
     "BreakGlassWindow",
     "CapabilitiesConfig",
     "CapabilityConfig",
@@ -86,6 +88,13 @@ ACCESS_KEYS_MIN_INTERVAL_MINUTES = 15
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 #: IAM group names.
 _GROUP_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+#: S3 general purpose bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and
+#: ending with a letter or digit (the reserved prefixes and suffixes are checked separately).
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+#: The longest function timeout Lambda allows; a multi-gigabyte log file may need all of it.
+ALB_LOGS_MAX_TIMEOUT_SECONDS = 900
 
 
 class ConfigError(ValueError):
@@ -225,33 +234,38 @@ class FindingsConfig(CapabilityConfig):
         return env
 
 
-def _schedule_expression(value: str) -> str:
-    """Validate an EventBridge schedule expression (what `PutRule` would reject, refused here)."""
+def _schedule_expression(
+    value: str,
+    *,
+    min_minutes: int = ACCESS_KEYS_MIN_INTERVAL_MINUTES,
+    too_often: str = "audit at most every {minutes} minutes (one audit can take that long)",
+    key: str = "schedule",
+) -> str:
+    """Validate an EventBridge schedule expression (what `PutRule` would reject, refused here).
+
+    A `rate(...)` shorter than `min_minutes` is refused with `too_often` (its `{minutes}` filled).
+    """
     rate = _RATE.match(value)
     if rate:
         amount, unit = int(rate["value"]), rate["unit"]
         # EventBridge wants `rate(1 day)` but `rate(2 days)`.
         if (amount == 1) != (not unit.endswith("s")):
-            raise ValueError(f"schedule {value!r}: the unit is singular for 1 and plural otherwise")
+            raise ValueError(f"{key} {value!r}: the unit is singular for 1 and plural otherwise")
         minutes = amount * _MINUTES_PER_UNIT[unit.rstrip("s")]
-        if minutes < ACCESS_KEYS_MIN_INTERVAL_MINUTES:
-            raise ValueError(
-                f"schedule {value!r}: audit at most every {ACCESS_KEYS_MIN_INTERVAL_MINUTES} minutes "
-                "(one audit can take that long)"
-            )
+        if minutes < min_minutes:
+            raise ValueError(f"{key} {value!r}: {too_often.format(minutes=min_minutes)}")
         return value
     cron = _CRON.match(value)
     if cron:
         fields = cron["fields"].split()
         if len(fields) != 6:
             raise ValueError(
-                f"schedule {value!r}: cron() takes 6 fields (minutes hours day-of-month month "
-                "day-of-week year)"
+                f"{key} {value!r}: cron() takes 6 fields (minutes hours day-of-month month day-of-week year)"
             )
         if (fields[2] == "?") == (fields[4] == "?"):
-            raise ValueError(f"schedule {value!r}: exactly one of day-of-month and day-of-week must be '?'")
+            raise ValueError(f"{key} {value!r}: exactly one of day-of-month and day-of-week must be '?'")
         return value
-    raise ValueError(f"schedule {value!r}: expected an EventBridge 'rate(...)' or 'cron(...)' expression")
+    raise ValueError(f"{key} {value!r}: expected an EventBridge 'rate(...)' or 'cron(...)' expression")
 
 
 class AccessKeysConfig(CapabilityConfig):
@@ -334,12 +348,124 @@ class AccessKeysConfig(CapabilityConfig):
         return env
 
 
+def _bucket_name(value: str, key: str = "bucketName") -> str:
+    """Validate an S3 general purpose bucket name (what `CreateBucket` would reject, refused here)."""
+    if (
+        not _BUCKET_NAME.match(value)
+        or ".." in value
+        or value.startswith(_BUCKET_RESERVED_PREFIXES)
+        or value.endswith(_BUCKET_RESERVED_SUFFIXES)
+    ):
+        raise ValueError(f"{key}: not an S3 bucket name: {value!r}")
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return value
+    raise ValueError(f"{key}: an S3 bucket name cannot look like an IP address: {value!r}")
+
+
+#: Why a key prefix must not contain `AWSLogs`, per log producer (`_key_prefix`'s `producer`).
+_AWSLOGS_IN_PREFIX = {
+    "alb": "Elastic Load Balancing refuses prefixes containing 'AWSLogs' (it adds "
+    "'AWSLogs/<account>/...' itself after the prefix)",
+    "flow": "VPC Flow Logs adds 'AWSLogs/<account>/vpcflowlogs/...' itself after the folder of the "
+    "flow log's destination ARN: give that folder only",
+}
+#: The example of a well-formed prefix, per log producer.
+_PREFIX_EXAMPLE = {
+    "alb": "the load balancers' prefix 'alb' writes keys 'alb/AWSLogs/...', so keyPrefix is 'alb/'",
+    "flow": "a flow log to 'arn:aws:s3:::bucket/flow' writes 'flow/AWSLogs/...': the prefix is 'flow/'",
+}
+
+
+def _key_prefix(value: str, key: str = "keyPrefix", producer: Literal["alb", "flow"] = "alb") -> str:
+    """Validate the key prefix logs are delivered under (`""`, or `"a/b/"`)."""
+    if not value:
+        return value
+    if value.startswith("/"):
+        raise ValueError(f"{key} {value!r}: S3 keys do not start with '/' (write 'alb/', not '/alb/')")
+    if not value.endswith("/"):
+        raise ValueError(f"{key} {value!r}: must end with '/' ({_PREFIX_EXAMPLE[producer]})")
+    if "//" in value:
+        raise ValueError(f"{key} {value!r}: empty path segment ('//')")
+    if "*" in value or "?" in value:
+        raise ValueError(f"{key} {value!r}: a literal prefix, not a wildcard")
+    if "AWSLogs" in value:
+        raise ValueError(f"{key} {value!r}: {_AWSLOGS_IN_PREFIX[producer]}")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError(f"{key} {value!r}: control characters")
+    return value
+
+
+class AlbLogsConfig(CapabilityConfig):
+    """ALB access-log parsing: each new log file the load balancers deliver is read and summarised.
+
+    `bucketName` unset: the stack creates the log bucket (SSE-S3, TLS only, no public access,
+    EventBridge notifications on, logs expire after `logExpirationDays`) with a bucket policy that
+    lets Elastic Load Balancing deliver under `<keyPrefix>AWSLogs/<account>/`. `bucketName` set:
+    the stack attaches to that existing bucket and changes nothing on it. Prerequisites for an
+    existing bucket: it is in the home Region and this account, Amazon EventBridge notifications
+    are turned on for it (S3 console: Properties, Amazon EventBridge, "Send notifications to
+    Amazon EventBridge for all events in this bucket"; with the API, add
+    `"EventBridgeConfiguration": {}` to the bucket's notification configuration, keeping what it
+    holds, since `PutBucketNotificationConfiguration` replaces the whole of it), its default
+    encryption is SSE-S3 (the only one ELB delivers to), and its policy already lets ELB write.
+    Without EventBridge notifications nothing fails: the function is simply never invoked.
+
+    `keyPrefix` is the prefix the load balancers are configured with (`access_logs.s3.prefix`)
+    followed by `/`, or `""` for none. ALBs deliver only to a bucket in their own Region, so this
+    covers the load balancers of the home Region. The other fields mirror the handler's
+    `AlbLogSettings` (same names, defaults and bounds), plus the function's size.
+    """
+
+    #: An existing log bucket to attach to; None: the stack creates one.
+    bucket_name: str | None = None
+    #: The load balancers' key prefix followed by '/', or "" (no prefix).
+    key_prefix: str = ""
+    #: Days a log file is kept in the created bucket (ignored for an existing bucket).
+    log_expiration_days: int = Field(default=90, ge=1)
+    top_n: int = Field(default=10, ge=1, le=100)
+    sample_size: int = Field(default=20, ge=0, le=200)
+    bad_line_samples: int = Field(default=5, ge=0, le=100)
+    #: Processes counting lines: 0 is one per vCPU Lambda gives the function; 1 counts in the
+    #: handler's own process.
+    workers: int = Field(default=0, ge=0, le=6)
+    #: Lambda gives one vCPU per 1,769 MB: 3,538 MB gives two, which large files are counted on
+    #: in parallel (`workers`). Billing is per GB-second, so for a large file twice the memory at
+    #: about half the duration costs about the same; small files are counted in one process.
+    memory_size: int = Field(default=3538, ge=128, le=10240)
+    timeout_seconds: int = Field(default=ALB_LOGS_MAX_TIMEOUT_SECONDS, ge=1, le=ALB_LOGS_MAX_TIMEOUT_SECONDS)
+
+    @field_validator("bucket_name")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        return None if value is None else _bucket_name(value)
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _key_prefix(value)
+
+    def environment(self) -> dict[str, str]:
+        """The `SECAUTO_ALB_LOGS_*` variables the handler's settings read."""
+        return {
+            "SECAUTO_ALB_LOGS_KEY_PREFIX": self.key_prefix,
+            "SECAUTO_ALB_LOGS_TOP_N": str(self.top_n),
+            "SECAUTO_ALB_LOGS_SAMPLE_SIZE": str(self.sample_size),
+            "SECAUTO_ALB_LOGS_BAD_LINE_SAMPLES": str(self.bad_line_samples),
+            "SECAUTO_ALB_LOGS_WORKERS": str(self.workers),
+        }
+
+
+#: NACL ids: `acl-` and 8 or 17 hexadecimal digits.
 class CapabilitiesConfig(_Model):
-    """One entry per capability (albLogs, autoBlock, backups come later)."""
+    """One entry per capability (backups come later)."""
 
     root_activity: RootActivityConfig = RootActivityConfig()
     findings: FindingsConfig = FindingsConfig()
     access_keys: AccessKeysConfig = AccessKeysConfig()
+    alb_logs: AlbLogsConfig = AlbLogsConfig()
+    #: After `alb_logs`: its stack reads the ALB function's log group (ALB top talkers).
 
     def enabled(self) -> list[str]:
         """Names (snake_case field names) of the enabled capabilities."""

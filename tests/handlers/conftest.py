@@ -6,7 +6,7 @@ import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -34,26 +34,30 @@ class Invocation:
     result: Any
     logs: list[dict[str, Any]]
     metrics: dict[str, float]
+    #: Every EMF document the invocation printed (`_aws` records), in output order.
+    emf: list[dict[str, Any]] = field(default_factory=list)
 
     def log_messages(self, level: str | None = None) -> list[str]:
         return [r["message"] for r in self.logs if level is None or r.get("level") == level]
 
 
-def _parse_stdout(text: str) -> tuple[list[dict[str, Any]], dict[str, float]]:
+def _parse_stdout(text: str) -> tuple[list[dict[str, Any]], dict[str, float], list[dict[str, Any]]]:
     logs: list[dict[str, Any]] = []
     metrics: dict[str, float] = {}
+    emf: list[dict[str, Any]] = []
     for line in text.splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
         if "_aws" in record:
+            emf.append(record)
             for definition in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
                 value = record[definition["Name"]]
                 metrics[definition["Name"]] = sum(value) if isinstance(value, list) else value
         else:
             logs.append(record)
-    return logs, metrics
+    return logs, metrics, emf
 
 
 @pytest.fixture
@@ -90,8 +94,8 @@ def invoke(capsys: pytest.CaptureFixture[str]) -> Callable[[str, Any], Invocatio
             result = module.lambda_handler(event, LocalLambdaContext(function_name=f"secauto-{capability}"))
         finally:
             handler.stream = previous
-        logs, metrics = _parse_stdout(capsys.readouterr().out)
-        return Invocation(result, logs, metrics)
+        logs, metrics, emf = _parse_stdout(capsys.readouterr().out)
+        return Invocation(result, logs, metrics, emf)
 
     return run
 

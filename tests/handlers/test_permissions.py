@@ -15,6 +15,7 @@ import pytest
 
 from secauto_cli.demo import expected_rules, sample_events
 from secauto_cli.local_config import capability_environments
+from secauto_cli.seeds import SEEDERS
 from secauto_core import clients
 from secauto_core.permissions import CORE_PERMISSIONS
 from secauto_infra.rule_catalog import load_rules
@@ -44,7 +45,10 @@ def test_handler_calls_only_declared_actions(make_account, invoke, slack, capabi
     observer = lambda operation, _params: calls.add(operation)  # noqa: E731
     clients.add_call_observer(observer)
     try:
-        with make_account(capability, **capability_environments()[capability]):
+        with make_account(capability, **capability_environments()[capability]) as account:
+            # What the replay puts into the account first (log objects, users), as `make demo` does.
+            if capability in SEEDERS:
+                SEEDERS[capability](account)
             for event in [*events, *events[:1], {"id": "malformed", "detail": "not an object"}]:
                 invoke(capability, event)
     finally:

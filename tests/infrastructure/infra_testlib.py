@@ -24,6 +24,8 @@ CORE = "SecautoCore"
 HOME = "SecautoRootActivity"
 FINDINGS = "SecautoFindings"
 ACCESS_KEYS = "SecautoAccessKeys"
+ALB_LOGS = "SecautoAlbLogs"
+AUTO_BLOCK = "SecautoAutoBlock"
 XRAY_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
@@ -227,3 +229,15 @@ def expected_grants(
             )
         grants.update((action, resource) for action in permission.actions)
     return grants
+
+
+def concrete_pattern(synth: Synthesized, stack_id: str, pattern: Any) -> Any:
+    """An EventPattern from a template with each intrinsic (`Ref`, `Fn::*`) replaced by its canonical
+    string (`synth.canonical`), so that the local engine can match events against it."""
+    if isinstance(pattern, dict):
+        if len(pattern) == 1 and next(iter(pattern)) in ("Ref", "Fn::GetAtt", "Fn::Join", "Fn::ImportValue"):
+            return synth.canonical(stack_id, pattern)
+        return {key: concrete_pattern(synth, stack_id, value) for key, value in pattern.items()}
+    if isinstance(pattern, list):
+        return [concrete_pattern(synth, stack_id, value) for value in pattern]
+    return pattern

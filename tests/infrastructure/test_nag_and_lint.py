@@ -48,6 +48,20 @@ REVIEWED = {
         for account in ("<AWS::AccountId>", FULL_CONFIG["account"])
         for kind in ("user", "group")
     ),
+    # X-Ray on "*"; the runtime pinned to the Powertools layer's.
+    ("SecautoAlbLogs/Function/Role", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
+    ("SecautoAlbLogs/Function/Function", "AwsSolutions::AwsSolutions-L1"),
+    # The created log bucket holds access logs itself: no server access logs of the log bucket.
+    ("SecautoAlbLogs/LogBucket", "AwsSolutions::AwsSolutions-S1"),
+    # s3:GetObject on every new log file of this account under the created bucket's ELB prefix.
+    *(
+        (
+            "SecautoAlbLogs/Function/Role",
+            "AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::<LogBucketCC3B17E8>/AWSLogs/"
+            f"{account}/elasticloadbalancing/*]",
+        )
+        for account in ("<AWS::AccountId>", FULL_CONFIG["account"])
+    ),
 }
 
 

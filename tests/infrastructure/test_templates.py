@@ -8,6 +8,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from infra_testlib import (
     ACCESS_KEYS,
+    ALB_LOGS,
     CORE,
     FINDINGS,
     HOME,
@@ -24,6 +25,7 @@ from root_activity.permissions import PERMISSIONS
 from root_activity.settings import RootActivitySettings
 from secauto_core.permissions import CORE_PERMISSIONS
 from secauto_core.settings import RuntimeSettings
+from secauto_infra.alb_logs import AlbLogsStack, log_object_prefix
 from secauto_infra.bundling import FUNCTIONS_DIR
 from secauto_infra.core_stack import DEFAULT_SLACK_SECRET_NAME, RULE_NAME_PREFIX
 from secauto_infra.event_rules import ALL_MANAGEMENT_EVENTS, occurs_in
@@ -44,6 +46,7 @@ def test_stacks_per_region(synth: Synthesized) -> None:
         HOME: config.home_region,
         FINDINGS: config.home_region,
         ACCESS_KEYS: config.home_region,
+        ALB_LOGS: config.home_region,
     }
     for region in config.other_regions:
         expected[f"{HOME}-{region}"] = region
@@ -239,8 +242,13 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
     # The other wildcards: the findings function assumes the configured import role in the
     # finding's member account, whichever it is (only when `crossAccountRoleName` is set); the
     # access-key audit covers every user of this account and reads the exempt groups.
+    # The ALB-log function reads every new log file of this account under the log bucket's prefix.
     role_name = synth.config.capabilities.findings.cross_account_role_name
     users = f"arn:aws:iam::{synth.account}:user/*"
+    alb_logs = synth.stacks[ALB_LOGS]
+    assert isinstance(alb_logs, AlbLogsStack)
+    log_bucket = synth.logical_id(alb_logs.bucket) if alb_logs.bucket else alb_logs.bucket_name
+    log_prefix = log_object_prefix(synth.config.capabilities.alb_logs.key_prefix, synth.account)
     wildcards = {
         (FINDINGS, "sts:AssumeRole", f"arn:aws:iam::*:role/{role_name}") if role_name else None,
         *(
@@ -255,6 +263,7 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
             )
         ),
         (ACCESS_KEYS, "iam:GetGroup", f"arn:aws:iam::{synth.account}:group/*"),
+        (ALB_LOGS, "s3:GetObject", f"arn:aws:s3:::{log_bucket}/{log_prefix}*"),
     }
     credential_report = {
         "iam:GenerateCredentialReport",

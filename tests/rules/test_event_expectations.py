@@ -61,6 +61,11 @@ def test_every_event_file_has_an_expectation_and_vice_versa(cap_dir) -> None:
     assert not entries - files, f"expectations entries without an event file: {sorted(entries - files)}"
 
 
+#: `events/<capability>/logs/` holds the objects sample events name (log files put into the
+#: embedded account's bucket by the replay), as plain text.
+OBJECTS_DIR = "logs"
+
+
 def test_no_stray_files_in_events() -> None:
     allowed = {".json", ".toml"}
     stray = [
@@ -69,6 +74,7 @@ def test_no_stray_files_in_events() -> None:
         if p.is_file()
         and p.parent != EVENTS_DIR
         and (p.parent.parent != EVENTS_DIR or p.suffix not in allowed)
+        and not (p.parent.name == OBJECTS_DIR and p.parent.parent.parent == EVENTS_DIR)
     ]
     # The one top-level file: the context the local replay lays over cdk.json.
     stray += [p.name for p in EVENTS_DIR.iterdir() if p.is_file() and p.name != "replay_context.toml"]
@@ -118,7 +124,18 @@ def test_rules_are_disjoint_on_the_corpus() -> None:
 
 ENVELOPE_KEYS = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
 DOC_NETWORKS = [
-    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+    ipaddress.ip_network(n)
+    for n in (
+        "192.0.2.0/24",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "2001:db8::/32",
+        # Private VPC addresses (load balancer nodes, targets) identify no one outside a VPC.
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fd00::/8",
+    )
 ]
 
 
@@ -230,3 +247,11 @@ def test_near_miss(stem: str, changes: dict, expected: set[str]) -> None:
     case = next(case for case in CASES if case.case_id == f"root_activity/{stem}")
     event = _edit(case.load(), changes)
     assert {spec.name for spec in matching_rules(event, RULES)} == expected
+
+
+def test_every_sample_object_is_named_by_an_event() -> None:
+    """A log file under events/<capability>/logs/ that no sample event names is never replayed."""
+    for folder in EVENTS_DIR.glob(f"*/{OBJECTS_DIR}"):
+        events_text = "".join(path.read_text(encoding="utf-8") for path in folder.parent.glob("*.json"))
+        unused = [p.name for p in folder.iterdir() if p.is_file() and p.name not in events_text]
+        assert not unused, f"{folder.relative_to(EVENTS_DIR)}: no sample event names {unused}"
