@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from secauto_cli.blocking import add_blocking_commands
 from secauto_cli.logs import add_logs_commands
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     add_logs_commands(commands)
+    add_blocking_commands(commands)
     return parser
 
 

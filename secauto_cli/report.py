@@ -30,6 +30,8 @@ def _result_summary(result: Any) -> str:
         parts.append(
             f"lines={result['lines']} requests={result.get('requests')} bad={result.get('bad_lines')}"
         )
+    if isinstance(result.get("detections"), list):
+        parts.append(_auto_block_counts(result))
     if result.get("labels"):
         parts.append("[" + "; ".join(map(str, result["labels"])) + "]")
     if result.get("duplicate"):
@@ -37,6 +39,58 @@ def _result_summary(result: Any) -> str:
     if result.get("reason"):
         parts.append(f"reason: {result['reason']}")
     return " ".join(parts)
+
+
+def _auto_block_counts(result: dict[str, Any]) -> str:
+    """An auto-block run's figures (what it read, detected and did), the zero ones left out."""
+    figures = {
+        "records": result.get("records", 0),
+        "bad": result.get("bad_records", 0),
+        "nodata": result.get("nodata", 0),
+        "skipdata": result.get("skipdata", 0),
+        "candidates": result.get("candidates", 0),
+        "detections": len(result["detections"]),
+        **{key: len(result.get(key) or []) for key in ("blocked", "extended", "would_block", "allowlisted")},
+        **{key: len(result.get(key) or []) for key in ("released", "deferred", "errors")},
+        "active": result.get("active_blocks", 0),
+    }
+    shown = " ".join(
+        f"{name}={value}" for name, value in figures.items() if value or name in ("records", "detections")
+    )
+    return f"{result.get('trigger', '')}: {shown}"
+
+
+#: Detail lines per kind, at most this many (the result holds them all).
+_LISTED = 20
+
+
+def _result_details(result: Any) -> list[str]:
+    """Lines under an auto-block result: each source blocked, would-be blocked, spared, freed."""
+    if not isinstance(result, dict) or not isinstance(result.get("detections"), list):
+        return []
+    reasons = {row["source"]: row["reason"] for row in result["detections"]}
+    lines = []
+    for row in result.get("blocked", [])[:_LISTED]:
+        repeat = f", offense {row['offenses']}" if row.get("offenses", 1) > 1 else ""
+        lines.append(
+            f"blocked {row['source']} until {row['until']} ({row['detector']}{repeat}): {row['reason']}"
+        )
+    for row in result.get("extended", [])[:_LISTED]:
+        lines.append(f"already blocked {row['source']}, until {row['until']}: {row['reason']}")
+    for source in result.get("would_block", [])[:_LISTED]:
+        lines.append(f"would block {source} (dry run): {reasons.get(source, '')}")
+    for row in result.get("allowlisted", [])[:_LISTED]:
+        lines.append(f"not blocked {row['source']}: allowlisted by {row['allowed_by']}: {row['reason']}")
+    for source in result.get("deferred", [])[:_LISTED]:
+        lines.append(f"deferred {source} (over the run's cap)")
+    unblocked = "would unblock" if result.get("status") == "dry run" else "unblocked"
+    for source in result.get("released", [])[:_LISTED]:
+        lines.append(f"{unblocked} {source} (expired)")
+    for text in result.get("dropped", [])[:_LISTED]:
+        lines.append(f"not enforced everywhere: {text}")
+    for text in result.get("errors", [])[:_LISTED]:
+        lines.append(f"enforcement error: {text}")
+    return [f"           {line}" for line in lines]
 
 
 #: The namespace of secauto's own operational metrics; others (per load balancer, ...) are shown.
@@ -69,9 +123,15 @@ def describe_outcome(outcome: ReplayOutcome, expected_no_match: bool = False) ->
         if not errors:
             return [f"ok    {outcome.event}: no rule matched (as expected)"]
     status = "FAIL" if outcome.errors else "ok"
-    lines = [f"{status:5} {outcome.event}" + (f": {', '.join(outcome.rules)}" if outcome.rules else "")]
+    targets = list(outcome.rules)
+    if outcome.delivered_to:
+        targets.append(
+            f"delivered directly to {outcome.delivered_to}" + ("" if outcome.rules else " (no rule)")
+        )
+    lines = [f"{status:5} {outcome.event}" + (f": {', '.join(targets)}" if targets else "")]
     for handler, result in zip(outcome.handlers, outcome.results, strict=False):
         lines.append(f"      -> {handler}: {_result_summary(result)}")
+        lines += _result_details(result)
     effects = outcome.effects
     for payload in effects.get("slack", []):
         lines.append(f"      slack: {_slack_title(payload)}")

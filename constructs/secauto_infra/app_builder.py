@@ -16,6 +16,7 @@ from aws_cdk import App, Environment, Stack, Tags
 
 from secauto_infra.access_keys import add_access_keys
 from secauto_infra.alb_logs import add_alb_logs
+from secauto_infra.auto_block import add_auto_block
 from secauto_infra.config import CDK_JSON, CONFIG_CONTEXT_KEY, SecautoConfig, cdk_json_context, parse_config
 from secauto_infra.core_stack import CoreResources, CoreStack
 from secauto_infra.findings import add_findings
@@ -28,12 +29,14 @@ if TYPE_CHECKING:
 __all__ = ["CAPABILITIES", "CDK_JSON", "CONFIG_CONTEXT_KEY", "app_config", "build_app", "cdk_json_context"]
 
 
-#: One builder per capability, keyed by its field in `config.CapabilitiesConfig`.
+#: One builder per capability, keyed by its field in `config.CapabilitiesConfig`, built in the
+#: order of those fields: `auto_block` reads the log group of the `alb_logs` stack built before it.
 CAPABILITIES: Mapping[str, Callable[[App, SecautoConfig, CoreResources], list[Stack]]] = {
     "root_activity": add_root_activity,
     "findings": add_findings,
     "access_keys": add_access_keys,
     "alb_logs": add_alb_logs,
+    "auto_block": add_auto_block,
 }
 
 

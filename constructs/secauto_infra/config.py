@@ -12,6 +12,7 @@ This module imports nothing from the CDK, so the local tools can validate a conf
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -32,14 +33,22 @@ from pydantic.alias_generators import to_camel
 __all__ = [
     "ACCESS_KEYS_MIN_INTERVAL_MINUTES",
     "ALB_LOGS_MAX_TIMEOUT_SECONDS",
+    "AUTO_BLOCK_MAX_LOG_GROUPS",
+    "AUTO_BLOCK_MIN_SWEEP_MINUTES",
+    "BLOCKLIST_PREFIX",
     "CDK_JSON",
+    "CLOUDFRONT_WAF_REGION",
     "CONFIG_CONTEXT_KEY",
+    "DEFAULT_FLOW_LOG_FORMAT",
     "FINDINGS_SUPPRESSIONS_FILE",
     "LOG_RETENTION_DAYS",
+    "NACL_MAX_RULE_NUMBER",
     "SIGNIN_REGION",
     "SUPPRESSIONS_DIR",
+    "WAF_IP_VERSIONS",
     "AccessKeysConfig",
     "AlbLogsConfig",
+    "AutoBlockConfig",
     "BreakGlassWindow",
     "CapabilitiesConfig",
     "CapabilityConfig",
@@ -47,12 +56,17 @@ __all__ = [
     "ConfigError",
     "FindingsConfig",
     "FindingsMinSeverity",
+    "NetworkAclWindow",
     "RootActivityConfig",
     "SecautoConfig",
     "SeverityLabel",
+    "WafIpVersion",
+    "WafScope",
     "cdk_json_context",
     "load_config",
     "parse_config",
+    "waf_ip_set_name",
+    "waf_rule_group_name",
 ]
 
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
@@ -374,7 +388,8 @@ _AWSLOGS_IN_PREFIX = {
 #: The example of a well-formed prefix, per log producer.
 _PREFIX_EXAMPLE = {
     "alb": "the load balancers' prefix 'alb' writes keys 'alb/AWSLogs/...', so keyPrefix is 'alb/'",
-    "flow": "a flow log to 'arn:aws:s3:::bucket/flow' writes 'flow/AWSLogs/...': the prefix is 'flow/'",
+    "flow": "a flow log to 'arn:aws:s3:::bucket/flow' writes keys 'flow/AWSLogs/...', so the prefix is "
+    "'flow/'",
 }
 
 
@@ -458,14 +473,300 @@ class AlbLogsConfig(CapabilityConfig):
 
 
 #: NACL ids: `acl-` and 8 or 17 hexadecimal digits.
+_ACL_ID = re.compile(r"^acl-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+#: The NACL rule numbers AWS accepts for the entries of a network ACL (32767 is the default rule).
+NACL_MAX_RULE_NUMBER = 32766
+#: CloudWatch Logs log group names.
+_LOG_GROUP_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+#: One field of a flow log's `LogFormat` (`${srcaddr}`), and the fields detection cannot do without
+#: (the handler's `auto_block.flowlogs.parse_format` says the same at run time).
+_LOG_FORMAT_FIELD = re.compile(r"^\$\{([a-z0-9-]+)\}$")
+_LOG_FORMAT_REQUIRED = (
+    ("dstport",),
+    ("action",),
+    ("log-status",),
+    ("srcaddr", "pkt-srcaddr"),
+    ("dstaddr", "pkt-dstaddr"),
+)
+#: VPC flow logs' default (version 2) format, as a `LogFormat`.
+DEFAULT_FLOW_LOG_FORMAT = (
+    "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} "
+    "${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
+)
+#: Each flow-log group adds a statement to the function's resource policy (at most 20 KB).
+AUTO_BLOCK_MAX_LOG_GROUPS = 40
+#: The shortest sweeper `rate(...)`: EventBridge's own minimum.
+AUTO_BLOCK_MIN_SWEEP_MINUTES = 1
+#: Where WAF keeps CLOUDFRONT-scoped IP sets and rule groups.
+CLOUDFRONT_WAF_REGION = "us-east-1"
+#: Every WAF resource secauto creates is named with this prefix (the function's role may update
+#: the IP sets named so, and no others).
+BLOCKLIST_PREFIX = "secauto-blocklist-"
+
+WafScope = Literal["REGIONAL", "CLOUDFRONT"]
+WafIpVersion = Literal["IPV4", "IPV6"]
+WAF_IP_VERSIONS: tuple[WafIpVersion, ...] = ("IPV4", "IPV6")
+
+
+def waf_rule_group_name(scope: WafScope) -> str:
+    """`secauto-blocklist-regional`: the rule group operators add to their web ACLs of `scope`."""
+    return f"{BLOCKLIST_PREFIX}{scope.lower()}"
+
+
+def waf_ip_set_name(scope: WafScope, ip_version: WafIpVersion) -> str:
+    """`secauto-blocklist-regional-ipv4`: the IP set of one scope and IP version."""
+    return f"{waf_rule_group_name(scope)}-{ip_version.lower()}"
+
+
+class NetworkAclWindow(_Model):
+    """The rule numbers of one network ACL's inbound entries reserved for secauto's deny entries.
+
+    `firstRule` to `firstRule + size - 1`: secauto creates, replaces and deletes entries in this
+    window and never touches the others. Rules are evaluated in ascending order, so the window
+    must come before the ACL's allow rules for its denies to take effect. `quota` is the number
+    of rules per direction and IP family the account may have per ACL (20 by default, 40 when
+    raised), the default deny included: the window leaves room for it.
+    """
+
+    acl_id: str
+    first_rule: int = Field(ge=1, le=NACL_MAX_RULE_NUMBER)
+    size: int = Field(ge=1, le=39)
+    quota: Literal[20, 40] = 20
+
+    @field_validator("acl_id")
+    @classmethod
+    def _acl_id(cls, value: str) -> str:
+        if not _ACL_ID.match(value):
+            raise ValueError(
+                f"aclId: not a network ACL id ('acl-' and 8 or 17 hexadecimal digits): {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> NetworkAclWindow:
+        if self.last_rule > NACL_MAX_RULE_NUMBER:
+            raise ValueError(
+                f"networkAcls {self.acl_id}: rules {self.first_rule}-{self.last_rule} go past "
+                f"{NACL_MAX_RULE_NUMBER}, the highest rule number an entry can have"
+            )
+        if self.size > self.quota - 1:
+            raise ValueError(
+                f"networkAcls {self.acl_id}: size {self.size} does not fit a quota of {self.quota} rules "
+                "(the default deny is one of them)"
+            )
+        return self
+
+    @property
+    def last_rule(self) -> int:
+        return self.first_rule + self.size - 1
+
+    def as_env(self) -> dict[str, str | int]:
+        """The JSON object the handler reads (its `NaclWindow`)."""
+        return {"acl_id": self.acl_id, "first_rule": self.first_rule, "size": self.size, "quota": self.quota}
+
+
+def _log_format(value: str) -> str:
+    """Validate a flow log's `LogFormat` (`${field} ${field} ...`) for what detection reads."""
+    names = []
+    for token in value.split(" "):
+        match = _LOG_FORMAT_FIELD.match(token)
+        if not match:
+            raise ValueError(
+                f"logFormat: {token!r} is not a field of a flow log's LogFormat ('${{srcaddr}}'), "
+                "separated by single spaces"
+            )
+        names.append(match[1])
+    if len(set(names)) != len(names):
+        raise ValueError(f"logFormat names a field twice: {value!r}")
+    missing = [" or ".join(group) for group in _LOG_FORMAT_REQUIRED if not set(group) & set(names)]
+    if missing:
+        raise ValueError(f"logFormat lacks fields detection reads: {', '.join(missing)}")
+    return value
+
+
+class AutoBlockConfig(CapabilityConfig):
+    """Auto-blocking: sources that scan, sweep or flood (VPC flow logs), that GuardDuty reports
+    probing or brute-forcing, or (optionally) ALB top talkers are blocked for a while, in WAF and
+    in network ACLs; a scheduled sweeper lifts expired blocks. A dry run unless `enforce` is on.
+
+    Inputs, all optional but GuardDuty (and the sweeper, always on):
+
+    - `flowLogGroupNames`: CloudWatch Logs groups that flow logs are delivered to (home Region,
+      this account). Each gets a subscription filter to the function; a log group takes at most
+      two subscription filters. Their records have no header: `logFormat` is the flow logs'
+      `LogFormat`.
+    - `flowLogBucketName` (+ `flowLogKeyPrefix`): a bucket (home Region, this account) that flow
+      logs are delivered to in the text format with the default (not Hive-compatible) prefixes,
+      with Amazon EventBridge notifications on (see `AlbLogsConfig` for how), and encrypted with
+      SSE-S3 (the function may read the flow-log files of this account under the prefix, and has
+      no KMS key permission).
+    - `guarddutyEnabled`: GuardDuty port-probe and SSH/RDP brute-force findings of the home
+      Region.
+    - `albTopTalkersEnabled`: the summaries of the `albLogs` capability (which must be enabled).
+
+    Enforcement targets: a WAF rule group per scope in `wafScopes` (add it to your web ACLs; the
+    stack outputs its ARN), and the reserved rule windows of `networkAcls`. The other fields
+    mirror the handler's `AutoBlockSettings` (same names, defaults and bounds), plus the
+    sweeper's schedule and the function's size.
+    """
+
+    enforce: bool = False
+    window_seconds: int = Field(default=300, ge=60, le=3600)
+    #: At most 256: the function keeps 256 distinct ports and addresses per source and window.
+    port_scan_ports: int = Field(default=20, ge=2, le=256)
+    host_sweep_hosts: int = Field(default=20, ge=2, le=256)
+    reject_flood_rejects: int = Field(default=500, ge=10)
+    alb_requests_per_file: int = Field(default=20_000, ge=100)
+    guardduty_enabled: bool = True
+    alb_top_talkers_enabled: bool = False
+    allow_cidrs: tuple[str, ...] = ()
+    allow_own_vpcs: bool = True
+    allow_aws_ranges: bool = False
+    block_minutes: int = Field(default=60, ge=1)
+    escalation: float = Field(default=4.0, ge=1.0)
+    max_block_minutes: int = Field(default=7 * 24 * 60, ge=1)
+    history_days: int = Field(default=30, ge=1)
+    max_new_blocks_per_run: int = Field(default=100, ge=1, le=10_000)
+    network_acls: tuple[NetworkAclWindow, ...] = ()
+    #: The `LogFormat` of the flow logs delivered to `flowLogGroupNames`.
+    log_format: str = DEFAULT_FLOW_LOG_FORMAT
+    flow_log_group_names: tuple[str, ...] = ()
+    flow_log_bucket_name: str | None = None
+    #: The folder of the flow logs' S3 destination followed by '/', or "" (none).
+    flow_log_key_prefix: str = ""
+    waf_scopes: tuple[WafScope, ...] = ("REGIONAL",)
+    #: When expired blocks are lifted (EventBridge schedule expression, UTC).
+    sweeper_schedule: str = "rate(5 minutes)"
+    memory_size: int = Field(default=1024, ge=128, le=10240)
+    timeout_seconds: int = Field(default=300, ge=1, le=900)
+
+    @field_validator("allow_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # strict: "203.0.113.7/24" is a typo, not a /24; widening an allowlist silently is a hole.
+        try:
+            return tuple(dict.fromkeys(str(ipaddress.ip_network(cidr, strict=True)) for cidr in value))
+        except ValueError as exc:
+            raise ValueError(f"allowCidrs: {exc}") from exc
+
+    @field_validator("log_format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        return _log_format(value)
+
+    @field_validator("flow_log_group_names")
+    @classmethod
+    def _log_groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [name for name in value if not _LOG_GROUP_NAME.match(name)]
+        if bad:
+            raise ValueError(f"flowLogGroupNames: not CloudWatch Logs log group names: {bad}")
+        unique = tuple(dict.fromkeys(value))
+        if len(unique) > AUTO_BLOCK_MAX_LOG_GROUPS:
+            raise ValueError(
+                f"flowLogGroupNames: at most {AUTO_BLOCK_MAX_LOG_GROUPS} log groups (each adds a statement "
+                "to the function's resource policy, which holds 20 KB); deliver the flow logs to fewer "
+                "log groups, or to S3"
+            )
+        return unique
+
+    @field_validator("flow_log_bucket_name")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        return None if value is None else _bucket_name(value, "flowLogBucketName")
+
+    @field_validator("flow_log_key_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _key_prefix(value, "flowLogKeyPrefix", "flow")
+
+    @field_validator("waf_scopes")
+    @classmethod
+    def _scopes(cls, value: tuple[WafScope, ...]) -> tuple[WafScope, ...]:
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("sweeper_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return _schedule_expression(
+            value,
+            min_minutes=AUTO_BLOCK_MIN_SWEEP_MINUTES,
+            too_often="EventBridge runs a schedule at most every {minutes} minute",
+            key="sweeperSchedule",
+        )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AutoBlockConfig:
+        if self.max_block_minutes < self.block_minutes:
+            raise ValueError("autoBlock: maxBlockMinutes must be at least blockMinutes")
+        if self.flow_log_key_prefix and self.flow_log_bucket_name is None:
+            raise ValueError("autoBlock: flowLogKeyPrefix is the prefix in flowLogBucketName, which is unset")
+        by_acl: dict[str, list[NetworkAclWindow]] = {}
+        for window in self.network_acls:
+            by_acl.setdefault(window.acl_id, []).append(window)
+        for acl_id, windows in by_acl.items():
+            ordered = sorted(windows, key=lambda window: window.first_rule)
+            for before, after in itertools.pairwise(ordered):
+                if after.first_rule <= before.last_rule:
+                    raise ValueError(
+                        f"networkAcls {acl_id}: rules {before.first_rule}-{before.last_rule} and "
+                        f"{after.first_rule}-{after.last_rule} overlap"
+                    )
+            if len({window.quota for window in windows}) > 1:
+                raise ValueError(
+                    f"networkAcls {acl_id}: one ACL has one quota, not {sorted({w.quota for w in windows})}"
+                )
+            if sum(window.size for window in windows) > windows[0].quota - 1:
+                raise ValueError(
+                    f"networkAcls {acl_id}: the windows hold more rules than a quota of {windows[0].quota} "
+                    "(the default deny included)"
+                )
+        if self.enforce and not (self.waf_scopes or self.network_acls):
+            raise ValueError(
+                "autoBlock: enforce needs somewhere to block: a WAF scope (wafScopes) or network ACLs "
+                "(networkAcls)"
+            )
+        return self
+
+    @property
+    def network_acl_ids(self) -> tuple[str, ...]:
+        """Each configured network ACL once, in configuration order."""
+        return tuple(dict.fromkeys(window.acl_id for window in self.network_acls))
+
+    def environment(self) -> dict[str, str]:
+        """The `SECAUTO_AUTO_BLOCK_*` variables the handler's settings read, but the two the stack
+        adds: `WAF_IP_SETS` (the ids of the IP sets it creates) and `ALB_SUMMARY_LOG_GROUPS` (the
+        `albLogs` function's log group, when `albTopTalkersEnabled`)."""
+        return {
+            "SECAUTO_AUTO_BLOCK_ENFORCE": json.dumps(self.enforce),
+            "SECAUTO_AUTO_BLOCK_WINDOW_SECONDS": str(self.window_seconds),
+            "SECAUTO_AUTO_BLOCK_PORT_SCAN_PORTS": str(self.port_scan_ports),
+            "SECAUTO_AUTO_BLOCK_HOST_SWEEP_HOSTS": str(self.host_sweep_hosts),
+            "SECAUTO_AUTO_BLOCK_REJECT_FLOOD_REJECTS": str(self.reject_flood_rejects),
+            "SECAUTO_AUTO_BLOCK_ALB_REQUESTS_PER_FILE": str(self.alb_requests_per_file),
+            "SECAUTO_AUTO_BLOCK_GUARDDUTY_ENABLED": json.dumps(self.guardduty_enabled),
+            "SECAUTO_AUTO_BLOCK_ALB_TOP_TALKERS_ENABLED": json.dumps(self.alb_top_talkers_enabled),
+            "SECAUTO_AUTO_BLOCK_ALLOW_CIDRS": json.dumps(list(self.allow_cidrs)),
+            "SECAUTO_AUTO_BLOCK_ALLOW_OWN_VPCS": json.dumps(self.allow_own_vpcs),
+            "SECAUTO_AUTO_BLOCK_ALLOW_AWS_RANGES": json.dumps(self.allow_aws_ranges),
+            "SECAUTO_AUTO_BLOCK_BLOCK_MINUTES": str(self.block_minutes),
+            "SECAUTO_AUTO_BLOCK_ESCALATION": repr(self.escalation),
+            "SECAUTO_AUTO_BLOCK_MAX_BLOCK_MINUTES": str(self.max_block_minutes),
+            "SECAUTO_AUTO_BLOCK_HISTORY_DAYS": str(self.history_days),
+            "SECAUTO_AUTO_BLOCK_MAX_NEW_BLOCKS_PER_RUN": str(self.max_new_blocks_per_run),
+            "SECAUTO_AUTO_BLOCK_NETWORK_ACLS": json.dumps([window.as_env() for window in self.network_acls]),
+            "SECAUTO_AUTO_BLOCK_LOG_FORMAT": self.log_format,
+        }
+
+
 class CapabilitiesConfig(_Model):
-    """One entry per capability (backups come later)."""
+    """One entry per capability."""
 
     root_activity: RootActivityConfig = RootActivityConfig()
     findings: FindingsConfig = FindingsConfig()
     access_keys: AccessKeysConfig = AccessKeysConfig()
     alb_logs: AlbLogsConfig = AlbLogsConfig()
     #: After `alb_logs`: its stack reads the ALB function's log group (ALB top talkers).
+    auto_block: AutoBlockConfig = AutoBlockConfig()
 
     def enabled(self) -> list[str]:
         """Names (snake_case field names) of the enabled capabilities."""
@@ -521,6 +822,24 @@ class SecautoConfig(_Model):
         if self.capabilities.root_activity.enabled and SIGNIN_REGION not in self.regions:
             raise ValueError(
                 f"regions must include {SIGNIN_REGION!r}: AWS records root console sign-ins only there"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _auto_block_needs(self) -> SecautoConfig:
+        auto_block = self.capabilities.auto_block
+        if not auto_block.enabled:
+            return self
+        if "CLOUDFRONT" in auto_block.waf_scopes and self.home_region != CLOUDFRONT_WAF_REGION:
+            raise ValueError(
+                f"autoBlock.wafScopes: CLOUDFRONT needs homeRegion {CLOUDFRONT_WAF_REGION!r}: WAF keeps "
+                f"CloudFront's IP sets and rule groups in {CLOUDFRONT_WAF_REGION} only, and the auto-block "
+                f"stack (with its IP sets) is in the home Region {self.home_region!r}"
+            )
+        if auto_block.alb_top_talkers_enabled and not self.capabilities.alb_logs.enabled:
+            raise ValueError(
+                "autoBlock.albTopTalkersEnabled reads the summaries of the albLogs capability: enable "
+                "capabilities.albLogs too"
             )
         return self
 

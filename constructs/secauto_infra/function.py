@@ -6,6 +6,8 @@ own resource, and what the Lambda platform needs (its log group, X-Ray, the dead
 and, for a function fed by an SQS queue, polling that queue and decrypting its messages).
 A literal `"*"` resource is accepted only for the actions of `UNSCOPED_ACTIONS`, which AWS
 documents without resource-level permissions; any other action on `"*"` fails the synthesis.
+A permission with `conditions` gets a statement of its own carrying them (one per resource and
+condition block), never merged with an unconditional grant of the same resource.
 The role is handed to Lambda as immutable, so no CDK grant can widen it behind our back: that
 is also why the queue's event source mapping is built here, with its grants spelled out, rather
 than by `SqsEventSource` (whose grants an immutable role silently drops).
@@ -93,6 +95,10 @@ UNSCOPED_ACTIONS = XRAY_ACTIONS | frozenset(
         "iam:GetCredentialReport",
         "iam:GetAccountSummary",
         "iam:ListUsers",
+        # Auto-blocking reads the configured network ACLs (its reserved rule windows) and the VPCs'
+        # ranges (never block our own addresses): EC2's Describe* calls support no resource scope.
+        "ec2:DescribeNetworkAcls",
+        "ec2:DescribeVpcs",
     }
 )
 #: What Lambda's SQS poller does with the function's role (AWSLambdaSQSQueueExecutionRole).
@@ -161,6 +167,7 @@ class SecautoFunction(Construct):
             self, "LogGroup", retention=RETENTION[config.log_retention_days], encryption_key=core.key
         )
         declared = self._declared_grants(core, stack)
+        conditional = self._conditional_statements(core, stack)
         self.role = iam.Role(
             self,
             "Role",
@@ -168,7 +175,7 @@ class SecautoFunction(Construct):
             description=f"secauto {capability}: exactly the permissions its code declares",
             inline_policies={
                 "platform": _policy(self._platform_grants(core), minus=declared),
-                "capability": _policy(declared),
+                "capability": _policy(declared, conditional=conditional),
             },
         )
         unscoped = sorted(XRAY_ACTIONS | declared.get("*", set()))
@@ -253,14 +260,33 @@ class SecautoFunction(Construct):
         return grants
 
     def _declared_grants(self, core: CoreResources, stack: Stack) -> dict[str, set[str]]:
-        """The declared actions, by resource ARN."""
+        """The declared unconditional actions, by resource ARN."""
         grants: dict[str, set[str]] = defaultdict(set)
         for permission in self.permissions:
+            if permission.conditions is None:
+                arn = resource_arn(
+                    permission.resource, core, stack, actions=permission.actions, **self.template_values
+                )
+                grants[arn].update(permission.actions)
+        return grants
+
+    def _conditional_statements(self, core: CoreResources, stack: Stack) -> list[iam.PolicyStatement]:
+        """One statement per resource ARN and condition block, with the actions declared under it."""
+        grants: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for permission in self.permissions:
+            if permission.conditions is None:
+                continue
+            if not permission.conditions or not all(permission.conditions.values()):
+                raise ValueError(f"{permission}: empty conditions (None is an unconditional grant)")
             arn = resource_arn(
                 permission.resource, core, stack, actions=permission.actions, **self.template_values
             )
-            grants[arn].update(permission.actions)
-        return grants
+            # Canonical JSON (tuples become lists): equal condition blocks share a statement.
+            grants[(arn, json.dumps(permission.conditions, sort_keys=True))].update(permission.actions)
+        return [
+            iam.PolicyStatement(actions=sorted(actions), resources=[arn], conditions=json.loads(conditions))
+            for (arn, conditions), actions in grants.items()
+        ]
 
     @staticmethod
     def _environment(
@@ -286,16 +312,20 @@ class SecautoFunction(Construct):
 
 
 def _policy(
-    grants: Mapping[str, set[str]], *, minus: Mapping[str, set[str]] | None = None
+    grants: Mapping[str, set[str]],
+    *,
+    minus: Mapping[str, set[str]] | None = None,
+    conditional: Sequence[iam.PolicyStatement] = (),
 ) -> iam.PolicyDocument:
-    """One statement per resource, with exactly its actions (less those `minus` already grants)."""
+    """One statement per resource, with exactly its actions (less those `minus` already grants),
+    then the `conditional` statements."""
     minus = minus or {}
     statements = [
         iam.PolicyStatement(actions=sorted(actions - minus.get(resource, set())), resources=[resource])
         for resource, actions in grants.items()
         if actions - minus.get(resource, set())
     ]
-    return iam.PolicyDocument(statements=statements)
+    return iam.PolicyDocument(statements=[*statements, *conditional])
 
 
 def resource_arn(

@@ -27,8 +27,14 @@ __all__ = ["reset_store", "run_once"]
 Processor = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-@lru_cache(maxsize=4)
-def _store(table_name: str) -> DynamoDBPersistenceLayer:
+@lru_cache(maxsize=16)
+def _store(table_name: str, key_jmespath: str) -> DynamoDBPersistenceLayer:
+    """One persistence layer per table and key path.
+
+    Powertools configures a persistence layer once (its key path included) and keeps that
+    configuration: sharing one between processors with different key paths would make a warm
+    function read the next event's key with the first event's path.
+    """
     # Imported here: the idempotency utility costs cold-start time, and the client must come from
     # our factory (created now, not at import, so tests' moto mocks apply).
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -86,7 +92,7 @@ def run_once(
     wrapped = idempotent_function(
         processed_once,
         data_keyword_argument="event",
-        persistence_store=_store(settings.idempotency_table),
+        persistence_store=_store(settings.idempotency_table, key_jmespath),
         config=config,
         key_prefix=f"secauto.{settings.capability}.{scope}",
     )

@@ -5,15 +5,21 @@ resource), and a test records the AWS calls a handler makes under moto and check
 is allowed. Adding an AWS call to a capability therefore means adding it here.
 
 A `resource` is either the name of a core resource the construct knows (`CoreResource`) or an
-ARN template with `{partition}`, `{region}` and `{account}` placeholders.
+ARN template with `{partition}`, `{region}` and `{account}` placeholders. A permission may carry
+IAM `conditions` (`{operator: {key: value or values}}`), granted as the statement's `Condition`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["CORE_PERMISSIONS", "CoreResource", "Permission"]
+__all__ = ["CORE_PERMISSIONS", "Conditions", "CoreResource", "Permission"]
+
+#: An IAM condition block: `{"StringEquals": {"aws:ResourceTag/owner": "team"}}`; a value may be a
+#: tuple of strings (any of them).
+Conditions = Mapping[str, Mapping[str, str | tuple[str, ...]]]
 
 
 class CoreResource(StrEnum):
@@ -29,10 +35,11 @@ class CoreResource(StrEnum):
 
 @dataclass(frozen=True)
 class Permission:
-    """IAM actions allowed on one resource."""
+    """IAM actions allowed on one resource, under `conditions` when given."""
 
     actions: tuple[str, ...]
     resource: CoreResource | str
+    conditions: Conditions | None = field(default=None, hash=False)
 
 
 SECURITYHUB_DEFAULT_PRODUCT = "arn:{partition}:securityhub:{region}:{account}:product/{account}/default"

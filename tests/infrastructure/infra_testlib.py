@@ -82,6 +82,18 @@ FULL_CONFIG: dict[str, Any] = {
             "reminderDays": 3,
             "reportWaitSeconds": 120,
         },
+        "autoBlock": {
+            "enabled": True,
+            "enforce": True,
+            "flowLogGroupNames": ["/vpc/prod/flow-logs"],
+            "flowLogBucketName": "central-flow-logs",
+            "flowLogKeyPrefix": "vpc/prod/",
+            "networkAcls": [{"aclId": "acl-0a1b2c3d4e5f60718", "firstRule": 1, "size": 10}],
+            "albTopTalkersEnabled": True,
+            "allowCidrs": ["198.51.100.0/24"],
+            "blockMinutes": 30,
+            "sweeperSchedule": "rate(10 minutes)",
+        },
     },
 }
 

@@ -103,7 +103,12 @@ def test_bad_config_is_a_clear_error(raw: Any, message: str) -> None:
 
 def test_root_activity_off_does_not_need_us_east_1() -> None:
     raw = {"homeRegion": "eu-west-1", **_root(enabled=False)}
-    assert parse_config(raw).capabilities.enabled() == ["findings", "access_keys", "alb_logs"]
+    assert parse_config(raw).capabilities.enabled() == [
+        "findings",
+        "access_keys",
+        "alb_logs",
+        "auto_block",
+    ]
 
 
 def test_every_capability_can_be_turned_off() -> None:
@@ -113,6 +118,7 @@ def test_every_capability_can_be_turned_off() -> None:
             "findings": {"enabled": False},
             "accessKeys": {"enabled": False},
             "albLogs": {"enabled": False},
+            "autoBlock": {"enabled": False},
         }
     }
     assert parse_config(raw).capabilities.enabled() == []

@@ -9,6 +9,7 @@ from aws_cdk.assertions import Match, Template
 from infra_testlib import (
     ACCESS_KEYS,
     ALB_LOGS,
+    AUTO_BLOCK,
     CORE,
     FINDINGS,
     HOME,
@@ -26,6 +27,7 @@ from root_activity.settings import RootActivitySettings
 from secauto_core.permissions import CORE_PERMISSIONS
 from secauto_core.settings import RuntimeSettings
 from secauto_infra.alb_logs import AlbLogsStack, log_object_prefix
+from secauto_infra.auto_block import flow_log_object_prefix
 from secauto_infra.bundling import FUNCTIONS_DIR
 from secauto_infra.core_stack import DEFAULT_SLACK_SECRET_NAME, RULE_NAME_PREFIX
 from secauto_infra.event_rules import ALL_MANAGEMENT_EVENTS, occurs_in
@@ -47,6 +49,7 @@ def test_stacks_per_region(synth: Synthesized) -> None:
         FINDINGS: config.home_region,
         ACCESS_KEYS: config.home_region,
         ALB_LOGS: config.home_region,
+        AUTO_BLOCK: config.home_region,
     }
     for region in config.other_regions:
         expected[f"{HOME}-{region}"] = region
@@ -243,7 +246,12 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
     # finding's member account, whichever it is (only when `crossAccountRoleName` is set); the
     # access-key audit covers every user of this account and reads the exempt groups.
     # The ALB-log function reads every new log file of this account under the log bucket's prefix.
+    # The auto-block function updates the IP sets named `secauto-blocklist-*` (REGIONAL here,
+    # CLOUDFRONT in us-east-1), and reads every new flow-log file of this account under the
+    # flow-log bucket's prefix (only when a bucket is configured); it describes ACLs and VPCs.
     role_name = synth.config.capabilities.findings.cross_account_role_name
+    auto_block = synth.config.capabilities.auto_block
+    flow_log_prefix = flow_log_object_prefix(auto_block.flow_log_key_prefix, synth.account)
     users = f"arn:aws:iam::{synth.account}:user/*"
     alb_logs = synth.stacks[ALB_LOGS]
     assert isinstance(alb_logs, AlbLogsStack)
@@ -264,6 +272,16 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
         ),
         (ACCESS_KEYS, "iam:GetGroup", f"arn:aws:iam::{synth.account}:group/*"),
         (ALB_LOGS, "s3:GetObject", f"arn:aws:s3:::{log_bucket}/{log_prefix}*"),
+        *(
+            (AUTO_BLOCK, action, f"arn:aws:wafv2:{region}:{synth.account}:{kind}/ipset/secauto-blocklist-*/*")
+            for action in ("wafv2:GetIPSet", "wafv2:UpdateIPSet")
+            for region, kind in ((synth.config.home_region, "regional"), ("us-east-1", "global"))
+        ),
+        (
+            (AUTO_BLOCK, "s3:GetObject", f"arn:aws:s3:::{auto_block.flow_log_bucket_name}/{flow_log_prefix}*")
+            if auto_block.flow_log_bucket_name
+            else None
+        ),
     }
     credential_report = {
         "iam:GenerateCredentialReport",
@@ -273,7 +291,9 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
     }
     unscoped = {stack_id: set(XRAY_ACTIONS) for stack_id in synth.stacks}
     unscoped[ACCESS_KEYS] |= credential_report
-    assert XRAY_ACTIONS | credential_report <= UNSCOPED_ACTIONS
+    ec2_describe = {"ec2:DescribeNetworkAcls", "ec2:DescribeVpcs"}
+    unscoped[AUTO_BLOCK] |= ec2_describe
+    assert XRAY_ACTIONS | credential_report | ec2_describe <= UNSCOPED_ACTIONS
     assert not synth.all_resources("AWS::IAM::ManagedPolicy")
     for stack_id, _, role in synth.all_resources("AWS::IAM::Role"):
         assert "ManagedPolicyArns" not in role["Properties"]

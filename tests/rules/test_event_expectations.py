@@ -1,11 +1,16 @@
 """(b) Every recorded event matches exactly its expected rules; (c) the corpus and its
 expectations agree; (d) every rule is exercised both ways; plus checks that the events are
-well-formed EventBridge envelopes and use documentation-only addresses."""
+well-formed EventBridge envelopes (or, with `delivered_to`, CloudWatch Logs subscription payloads
+handed to a function directly) and use documentation-only addresses."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import gzip
+import importlib.util
 import ipaddress
+import json
 import re
 import uuid
 from datetime import datetime
@@ -30,6 +35,16 @@ CASES = event_cases()
 
 def _ids(case: EventCase) -> str:
     return case.case_id
+
+
+def _delivered_to(case: EventCase) -> str | None:
+    """The capability a non-EventBridge input is handed to directly (`delivered_to`), or None."""
+    return load_expectations(case.path.parent)[case.stem].get("delivered_to")
+
+
+def _subscription_payload(event: dict) -> dict:
+    """A CloudWatch Logs subscription event's payload: `awslogs.data` is base64(gzip(JSON))."""
+    return json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"], validate=True)))
 
 
 # --- (b) each event matches exactly the expected set ----------------------------------------------
@@ -87,8 +102,15 @@ def test_expectation_entries_are_well_formed(cap_dir) -> None:
         where = f"events/{cap_dir.name}/{EXPECTATIONS_FILE} [{stem}]"
         assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", stem), f"{where}: file stems are snake_case"
         assert isinstance(entry, dict), f"{where}: must be a table"
-        unknown = set(entry) - {"rules", "description"}
+        unknown = set(entry) - {"rules", "description", "delivered_to"}
         assert not unknown, f"{where}: unknown keys {sorted(unknown)}"
+        if "delivered_to" in entry:
+            # Not an EventBridge event: no rule may match it; it goes straight to one handler.
+            target = entry["delivered_to"]
+            assert isinstance(target, str) and importlib.util.find_spec(f"{target}.handler"), (
+                f"{where}: `delivered_to` names a capability with a handler"
+            )
+            assert entry.get("rules") == [], f"{where}: a direct delivery matches no rule (`rules = []`)"
         assert "rules" in entry, f"{where}: `rules` is required (use [] for events no rule may match)"
         rules = entry["rules"]
         assert isinstance(rules, list), f"{where}: `rules` is a list of rule names"
@@ -153,6 +175,12 @@ def _strings(value):
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_event_is_an_eventbridge_envelope(case: EventCase) -> None:
     event = case.load()
+    if _delivered_to(case):
+        assert set(event) == {"awslogs"}, "a direct delivery is a CloudWatch Logs subscription event"
+        payload = _subscription_payload(event)
+        assert payload["messageType"] in ("DATA_MESSAGE", "CONTROL_MESSAGE")
+        assert all(isinstance(item["message"], str) for item in payload["logEvents"])
+        return
     assert set(event) == ENVELOPE_KEYS
     assert event["version"] == "0"
     assert uuid.UUID(event["id"]).version == 4
@@ -174,7 +202,11 @@ def test_event_is_an_eventbridge_envelope(case: EventCase) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_event_uses_documentation_addresses_only(case: EventCase) -> None:
-    for text in _strings(case.load()):
+    event = case.load()
+    texts = list(_strings(event))
+    if _delivered_to(case):  # the records are inside the compressed payload, space-separated
+        texts += [word for text in _strings(_subscription_payload(event)) for word in text.split()]
+    for text in texts:
         try:
             address = ipaddress.ip_address(text)
         except ValueError:

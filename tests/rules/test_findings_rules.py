@@ -173,7 +173,9 @@ def test_positives_match_their_rule_whatever_the_detail(stem: str, data: st.Data
             del event["detail"][key]
         else:
             event["detail"][key] = data.draw(json_values)
-    assert _matched(event) == set(CASES[stem].expected_rules)
+    # Only the findings rules: auto_block.guardduty keys on `detail.type`, which this test varies.
+    findings_rules = {name for name in CASES[stem].expected_rules if name.startswith("findings.")}
+    assert {name for name in _matched(event) if name.startswith("findings.")} == findings_rules
 
 
 # --- the corpus covers the drift the handler must survive ------------------------------------------
