@@ -215,3 +215,197 @@ def seed_account(account: EmbeddedAccount) -> dict[str, dict[str, str]]:
         if variables:
             extra[capability] = dict(variables)
     return extra
+
+
+# --- backups ------------------------------------------------------------------------------------
+
+#: The plans the demo's backup function runs (as cdk.json's `capabilities.backups.plans` would).
+BACKUP_PLANS: list[dict[str, Any]] = [
+    {
+        "name": "daily",
+        "resource_type": "instance",
+        "select_tag": {"key": "secauto:backup", "value": "daily"},
+        "mode": "snapshots",
+        "period_hours": 24,
+        "retain_days": 7,
+        "min_keep": 2,
+        "copy_to": {"region": "us-west-2", "retain_days": 14},
+    },
+    {
+        "name": "weekly-ami",
+        "resource_type": "instance",
+        "select_tag": {"key": "secauto:backup", "value": "weekly"},
+        "mode": "ami",
+        "period_hours": 168,
+        "retain_count": 4,
+    },
+]
+
+
+def fill_moto_ec2_gaps() -> None:
+    """Teach moto (process-wide, once) three things AWS does that scheduled backups rely on.
+
+    moto 5 raises NotImplementedError for CreateImage's `snapshot` TagSpecifications (AWS tags
+    every snapshot of the new AMI), ignores CopyImage's TagSpecifications, and ignores
+    DeregisterImage's DeleteAssociatedSnapshots. Fixture behaviour only: production code never
+    touches moto.
+    """
+    from moto.ec2.models.amis import AmiBackend
+    from moto.ec2.responses.amis import AmisResponse
+
+    if getattr(AmiBackend, "_secauto_filled", False):
+        return
+    create_image, copy_image, deregister_image = (
+        AmiBackend.create_image,
+        AmisResponse.copy_image,
+        AmisResponse.deregister_image,
+    )
+
+    def create_image_tagging_snapshots(
+        self: Any, instance_id: str, name: str, description: str, tag_specifications: list[dict[str, Any]]
+    ) -> Any:
+        image_specs = [spec for spec in tag_specifications if spec["ResourceType"] != "snapshot"]
+        ami = create_image(self, instance_id, name, description, image_specs)
+        for spec in tag_specifications:
+            if spec["ResourceType"] == "snapshot":
+                for tag in spec["Tags"]:
+                    ami.ebs_snapshot.add_tag(tag["Key"], tag["Value"])
+        return ami
+
+    def copy_image_with_tags(self: Any) -> Any:
+        result: Any = copy_image(self)
+        ami = self.ec2_backend.amis[result.result["ImageId"]]
+        for spec in self._get_param("TagSpecifications", []):
+            target = ami if spec["ResourceType"] == "image" else ami.ebs_snapshot
+            for tag in spec["Tags"]:
+                target.add_tag(tag["Key"], tag["Value"])
+        return result
+
+    def deregister_image_with_snapshots(self: Any) -> Any:
+        ami = self.ec2_backend.amis.get(self._get_param("ImageId"))
+        result = deregister_image(self)
+        if ami is not None and str(self._get_param("DeleteAssociatedSnapshots")).lower() == "true":
+            self.ec2_backend.snapshots.pop(ami.ebs_snapshot.id, None)
+        return result
+
+    AmiBackend.create_image = create_image_tagging_snapshots  # type: ignore[method-assign]
+    AmisResponse.copy_image = copy_image_with_tags  # type: ignore[method-assign]
+    AmisResponse.deregister_image = deregister_image_with_snapshots  # type: ignore[method-assign]
+    AmiBackend._secauto_filled = True  # type: ignore[attr-defined]
+
+
+def backup_tags(
+    plan: str,
+    source: str,
+    created_at: datetime,
+    *,
+    retain_days: int | None,
+    copied_from: str | None = None,
+    managed_by: str = "secauto",
+    period_hours: int = 24,
+) -> list[dict[str, str]]:
+    """The ownership tags scheduled backups set at creation (for fixtures of earlier runs)."""
+    from backups.model import format_time
+    from backups.slots import slot_start, slot_value
+
+    tags = {
+        "secauto:managed-by": managed_by,
+        "secauto:plan": plan,
+        "secauto:source": source,
+        "secauto:created-at": format_time(created_at),
+        "secauto:slot": slot_value(plan, slot_start(created_at, period_hours)),
+    }
+    if retain_days is not None:
+        tags["secauto:expires-at"] = format_time(created_at + timedelta(days=retain_days))
+    if copied_from:
+        tags["secauto:copied-from"] = copied_from
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def seed_backups(account: EmbeddedAccount) -> dict[str, str]:
+    """Instances and volumes to back up, and earlier backups (ours and others') to prune or spare.
+
+    Returns the function's `SECAUTO_BACKUPS_PLANS` (`BACKUP_PLANS`).
+    """
+    fill_moto_ec2_gaps()
+    now = datetime.now(UTC)
+    ec2, west = account.client("ec2"), boto3_client("ec2", "us-west-2")
+
+    def instance(name: str, backup: str | None, extra_volumes: int = 0) -> tuple[str, list[str]]:
+        tags = [{"Key": "Name", "Value": name}, {"Key": "team", "Value": "shop"}]
+        if backup:
+            tags.append({"Key": "secauto:backup", "Value": backup})
+        created = ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            Placement={"AvailabilityZone": "us-east-1a"},
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )["Instances"][0]
+        volumes = [created["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]]
+        for index in range(extra_volumes):
+            volume = ec2.create_volume(Size=20, AvailabilityZone="us-east-1a")["VolumeId"]
+            ec2.attach_volume(
+                VolumeId=volume, InstanceId=created["InstanceId"], Device=f"/dev/sd{'fg'[index]}"
+            )
+            volumes.append(volume)
+        return created["InstanceId"], volumes
+
+    def snapshot(client: Any, volume: str, tags: list[dict[str, str]]) -> str:
+        specs = [{"ResourceType": "snapshot", "Tags": tags}] if tags else []
+        return str(client.create_snapshot(VolumeId=volume, TagSpecifications=specs)["SnapshotId"])
+
+    web, web_volumes = instance("web-1", "daily", extra_volumes=2)
+    db, db_volumes = instance("db-1", "daily")
+    build, _ = instance("build-1", "weekly")
+    instance("scratch-1", None)
+    ec2.create_volume(
+        Size=50,
+        AvailabilityZone="us-east-1a",
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "secauto:backup", "Value": "daily"}]}],
+    )
+    # web-1: backups of 1, 5 and 10 days ago (expired), the first two already copied to us-west-2,
+    # where two older copies have expired.
+    west_volume = west.create_volume(Size=20, AvailabilityZone="us-west-2a")["VolumeId"]
+    for age in (1, 5, 10):
+        made = now - timedelta(days=age, hours=2)
+        original = snapshot(ec2, web_volumes[1], backup_tags("daily", web, made, retain_days=7))
+        if age < 10:
+            snapshot(west, west_volume, backup_tags("daily", web, made, retain_days=14, copied_from=original))
+    for age in (16, 20):
+        made = now - timedelta(days=age, hours=2)
+        snapshot(west, west_volume, backup_tags("daily", web, made, retain_days=14, copied_from="snap-gone"))
+    # db-1: three expired backups; min_keep 2 keeps the newest two.
+    for age in (8, 9, 10):
+        snapshot(
+            ec2, db_volumes[0], backup_tags("daily", db, now - timedelta(days=age, hours=2), retain_days=7)
+        )
+    # Not ours: a manual snapshot, and one another tool manages (with our tag names).
+    snapshot(ec2, web_volumes[1], [])
+    old = now - timedelta(days=60)
+    snapshot(ec2, web_volumes[2], backup_tags("daily", web, old, retain_days=1, managed_by="other-tool"))
+    # build-1: four weekly AMIs of ours; the new one makes five, beyond retain_count 4.
+    for week in (1, 2, 3, 4):
+        made = now - timedelta(days=7 * week, hours=1)
+        tags = backup_tags("weekly-ami", build, made, retain_days=None, period_hours=168)
+        ec2.create_image(
+            InstanceId=build,
+            Name=f"secauto-weekly-ami-{build}-{made:%Y%m%dT%H%M%SZ}",
+            NoReboot=True,
+            TagSpecifications=[
+                {"ResourceType": "image", "Tags": tags},
+                {"ResourceType": "snapshot", "Tags": tags},
+            ],
+        )
+    ec2.create_image(InstanceId=build, Name="golden-base", NoReboot=True)
+    return {"SECAUTO_BACKUPS_PLANS": json.dumps(BACKUP_PLANS)}
+
+
+def boto3_client(service: str, region: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+
+
+SEEDERS["backups"] = seed_backups

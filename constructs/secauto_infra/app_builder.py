@@ -17,6 +17,7 @@ from aws_cdk import App, Environment, Stack, Tags
 from secauto_infra.access_keys import add_access_keys
 from secauto_infra.alb_logs import add_alb_logs
 from secauto_infra.auto_block import add_auto_block
+from secauto_infra.backups import add_backups
 from secauto_infra.config import CDK_JSON, CONFIG_CONTEXT_KEY, SecautoConfig, cdk_json_context, parse_config
 from secauto_infra.core_stack import CoreResources, CoreStack
 from secauto_infra.findings import add_findings
@@ -37,6 +38,7 @@ CAPABILITIES: Mapping[str, Callable[[App, SecautoConfig, CoreResources], list[St
     "access_keys": add_access_keys,
     "alb_logs": add_alb_logs,
     "auto_block": add_auto_block,
+    "backups": add_backups,
 }
 
 

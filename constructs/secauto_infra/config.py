@@ -35,6 +35,9 @@ __all__ = [
     "ALB_LOGS_MAX_TIMEOUT_SECONDS",
     "AUTO_BLOCK_MAX_LOG_GROUPS",
     "AUTO_BLOCK_MIN_SWEEP_MINUTES",
+    "BACKUPS_MAX_PLANS",
+    "BACKUPS_MIN_INTERVAL_MINUTES",
+    "BACKUPS_RULE_PREFIX",
     "BLOCKLIST_PREFIX",
     "CDK_JSON",
     "CLOUDFRONT_WAF_REGION",
@@ -49,6 +52,10 @@ __all__ = [
     "AccessKeysConfig",
     "AlbLogsConfig",
     "AutoBlockConfig",
+    "BackupCopyConfig",
+    "BackupPlanConfig",
+    "BackupSelectTag",
+    "BackupsConfig",
     "BreakGlassWindow",
     "CapabilitiesConfig",
     "CapabilityConfig",
@@ -62,6 +69,7 @@ __all__ = [
     "SeverityLabel",
     "WafIpVersion",
     "WafScope",
+    "backups_rule_name",
     "cdk_json_context",
     "load_config",
     "parse_config",
@@ -758,6 +766,221 @@ class AutoBlockConfig(CapabilityConfig):
         }
 
 
+#: Every backup plan's schedule rule is named `<prefix><plan name>`; the rule file
+#: `rules/backups.scheduled.json` matches the events of exactly the rules named so.
+BACKUPS_RULE_PREFIX = "secauto-backups-"
+#: The most frequent backup `rate(...)`: one backup per resource per hour at most (a run snapshots
+#: every selected resource, and EBS takes one snapshot per volume per 15 s).
+BACKUPS_MIN_INTERVAL_MINUTES = 60
+#: Each plan adds a schedule rule and a statement to the function's resource policy (20 KB).
+BACKUPS_MAX_PLANS = 40
+#: Backup plan names: they name the plan's schedule rule (`secauto-backups-<name>`, 64 characters
+#: at most) and tag what the plan creates.
+_PLAN_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
+#: EC2 tag values (0-256 characters of the same set as keys).
+_TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
+#: The tag secauto puts on every snapshot and image it creates; the function may delete only what
+#: carries it. Selecting resources by it would make secauto's own backups look like sources.
+_MANAGED_BY_TAG_KEY = "secauto:managed-by"
+
+
+def backups_rule_name(plan: str) -> str:
+    """`secauto-backups-<plan>`: the name of one backup plan's schedule rule."""
+    return f"{BACKUPS_RULE_PREFIX}{plan}"
+
+
+class BackupSelectTag(_Model):
+    """The tag (key and exact value) that puts an instance or a volume into a plan."""
+
+    key: str
+    value: str
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not _TAG_KEY.match(value) or value.lower().startswith("aws:"):
+            raise ValueError(
+                f"selectTag.key: not a usable EC2 tag key (1-128 letters, digits, spaces and _.:/=+-@, "
+                f"not starting with 'aws:'): {value!r}"
+            )
+        if value == _MANAGED_BY_TAG_KEY:
+            raise ValueError(f"selectTag.key: {_MANAGED_BY_TAG_KEY!r} marks secauto's own backups")
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str) -> str:
+        if not _TAG_VALUE.match(value):
+            raise ValueError(
+                "selectTag.value: not an EC2 tag value (0-256 letters, digits, spaces and _.:/=+-@): "
+                f"{value!r}"
+            )
+        return value
+
+    def as_env(self) -> dict[str, str]:
+        return {"key": self.key, "value": self.value}
+
+
+class BackupCopyConfig(_Model):
+    """A copy of each new backup in another Region, kept by its own retention."""
+
+    region: str
+    retain_days: int | None = Field(default=None, ge=1, le=3650)
+    retain_count: int | None = Field(default=None, ge=1, le=1000)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"copyTo.region: not an AWS Region name: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _retained(self) -> BackupCopyConfig:
+        if self.retain_days is None and self.retain_count is None:
+            raise ValueError(
+                "copyTo: set retainDays or retainCount (or both): copies without a retention would pile up"
+            )
+        return self
+
+    def as_env(self) -> dict[str, str | int | None]:
+        return {"region": self.region, "retain_days": self.retain_days, "retain_count": self.retain_count}
+
+
+class BackupPlanConfig(_Model):
+    """One backup plan: which resources (by tag), how (EBS snapshots or AMIs), when, how long kept.
+
+    A backup is pruned once it is past `retainDays` or beyond the newest `retainCount` (either
+    that is set), but never below the newest `minKeep` of the resource.
+    """
+
+    name: str
+    resource_type: Literal["instance", "volume"]
+    select_tag: BackupSelectTag
+    mode: Literal["snapshots", "ami"] = "snapshots"
+    #: AMIs only: do not reboot the instance (the AMI is then crash-consistent, like a snapshot).
+    no_reboot: bool = True
+    #: Instance snapshots only: leave the root volume out.
+    exclude_boot_volume: bool = False
+    #: When the plan runs (EventBridge schedule expression, UTC).
+    schedule: str = "rate(1 day)"
+    #: The schedule's interval: one backup per resource per period (a second run in the same
+    #: period creates nothing), and a resource without one in the last period is reported.
+    period_hours: int = Field(default=24, ge=1, le=366 * 24)
+    retain_count: int | None = Field(default=None, ge=1, le=1000)
+    retain_days: int | None = Field(default=None, ge=1, le=3650)
+    min_keep: int = Field(default=1, ge=1, le=1000)
+    copy_to: BackupCopyConfig | None = None
+    #: Copy the source's tags onto its backups (secauto's own tags always win).
+    copy_tags: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _PLAN_NAME.match(value):
+            raise ValueError(f"plan name: 1-40 lowercase letters, digits and hyphens, not {value!r}")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        value = _schedule_expression(
+            value,
+            min_minutes=BACKUPS_MIN_INTERVAL_MINUTES,
+            too_often="back up at most every {minutes} minutes",
+        )
+        cron = _CRON.match(value)
+        if cron and not re.fullmatch(r"\d{1,2}", cron["fields"].split()[0]):
+            raise ValueError(
+                f"schedule {value!r}: back up at most every {BACKUPS_MIN_INTERVAL_MINUTES} minutes "
+                "(give one minute of the hour, e.g. cron(0 3 * * ? *))"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BackupPlanConfig:
+        where = f"backups plan {self.name!r}"
+        if self.mode == "ami" and self.resource_type != "instance":
+            raise ValueError(f"{where}: mode 'ami' backs up instances (resourceType 'instance')")
+        if self.exclude_boot_volume and not (self.resource_type == "instance" and self.mode == "snapshots"):
+            raise ValueError(f"{where}: excludeBootVolume applies to instance snapshots only")
+        if not self.no_reboot and self.mode != "ami":
+            raise ValueError(f"{where}: noReboot applies to AMIs only (snapshots never reboot)")
+        rate = _RATE.match(self.schedule)
+        if rate and self.period_hours * 60 < int(rate["value"]) * _MINUTES_PER_UNIT[rate["unit"].rstrip("s")]:
+            # The handler counts a resource without a backup in the last periodHours as unprotected.
+            raise ValueError(
+                f"{where}: periodHours ({self.period_hours}) is shorter than the schedule {self.schedule}: "
+                "every run would report the resources unprotected; give the schedule's interval"
+            )
+        if self.retain_count is None and self.retain_days is None:
+            raise ValueError(f"{where}: set retainCount or retainDays (or both): backups must expire")
+        if self.retain_count is not None and self.min_keep > self.retain_count:
+            raise ValueError(f"{where}: minKeep ({self.min_keep}) above retainCount ({self.retain_count})")
+        return self
+
+    @property
+    def rule_name(self) -> str:
+        """The name of the plan's schedule rule."""
+        return backups_rule_name(self.name)
+
+    def as_env(self) -> dict[str, Any]:
+        """The JSON object the handler reads (snake_case keys)."""
+        return {
+            "name": self.name,
+            "resource_type": self.resource_type,
+            "select_tag": self.select_tag.as_env(),
+            "mode": self.mode,
+            "no_reboot": self.no_reboot,
+            "exclude_boot_volume": self.exclude_boot_volume,
+            "period_hours": self.period_hours,
+            "retain_count": self.retain_count,
+            "retain_days": self.retain_days,
+            "min_keep": self.min_keep,
+            "copy_to": None if self.copy_to is None else self.copy_to.as_env(),
+            "copy_tags": self.copy_tags,
+        }
+
+
+class BackupsConfig(CapabilityConfig):
+    """Scheduled EBS snapshot and AMI backups of tagged instances and volumes, in the home Region.
+
+    Each plan has its own schedule rule (`secauto-backups-<name>`); with no plan there is nothing
+    to deploy. `dryRun` computes and reports the same backups and prunes without making them.
+    """
+
+    dry_run: bool = False
+    plans: tuple[BackupPlanConfig, ...] = ()
+    memory_size: int = Field(default=512, ge=128, le=10240)
+    timeout_seconds: int = Field(default=900, ge=1, le=900)
+
+    @field_validator("plans")
+    @classmethod
+    def _plans(cls, value: tuple[BackupPlanConfig, ...]) -> tuple[BackupPlanConfig, ...]:
+        names = [plan.name for plan in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"backups plans: names must be unique, found twice: {duplicates}")
+        if len(value) > BACKUPS_MAX_PLANS:
+            raise ValueError(
+                f"backups plans: at most {BACKUPS_MAX_PLANS} (each adds a schedule rule and a statement to "
+                "the function's resource policy)"
+            )
+        return value
+
+    @property
+    def copy_regions(self) -> tuple[str, ...]:
+        """The Regions the plans copy to, each once, in plan order."""
+        return tuple(dict.fromkeys(plan.copy_to.region for plan in self.plans if plan.copy_to is not None))
+
+    def environment(self) -> dict[str, str]:
+        """The `SECAUTO_BACKUPS_*` variables the handler's settings read."""
+        return {
+            "SECAUTO_BACKUPS_DRY_RUN": json.dumps(self.dry_run),
+            "SECAUTO_BACKUPS_PLANS": json.dumps([plan.as_env() for plan in self.plans]),
+        }
+
+
 class CapabilitiesConfig(_Model):
     """One entry per capability."""
 
@@ -767,6 +990,7 @@ class CapabilitiesConfig(_Model):
     alb_logs: AlbLogsConfig = AlbLogsConfig()
     #: After `alb_logs`: its stack reads the ALB function's log group (ALB top talkers).
     auto_block: AutoBlockConfig = AutoBlockConfig()
+    backups: BackupsConfig = BackupsConfig()
 
     def enabled(self) -> list[str]:
         """Names (snake_case field names) of the enabled capabilities."""
@@ -841,6 +1065,19 @@ class SecautoConfig(_Model):
                 "autoBlock.albTopTalkersEnabled reads the summaries of the albLogs capability: enable "
                 "capabilities.albLogs too"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _backups_copy_elsewhere(self) -> SecautoConfig:
+        backups = self.capabilities.backups
+        if not backups.enabled:
+            return self
+        for plan in backups.plans:
+            if plan.copy_to is not None and plan.copy_to.region == self.home_region:
+                raise ValueError(
+                    f"backups plan {plan.name!r}: copyTo.region is the home Region {self.home_region!r}, "
+                    "where the backups already are: copy to another Region"
+                )
         return self
 
     @property

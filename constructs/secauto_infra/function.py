@@ -99,6 +99,13 @@ UNSCOPED_ACTIONS = XRAY_ACTIONS | frozenset(
         # ranges (never block our own addresses): EC2's Describe* calls support no resource scope.
         "ec2:DescribeNetworkAcls",
         "ec2:DescribeVpcs",
+        # Backups find the tagged instances and volumes and their own snapshots and images (to
+        # prune them): these Describe* calls support no resource scope either (their filters do
+        # the selecting; what the function may change is scoped by tag conditions).
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeImages",
     }
 )
 #: What Lambda's SQS poller does with the function's role (AWSLambdaSQSQueueExecutionRole).

@@ -26,6 +26,7 @@ FINDINGS = "SecautoFindings"
 ACCESS_KEYS = "SecautoAccessKeys"
 ALB_LOGS = "SecautoAlbLogs"
 AUTO_BLOCK = "SecautoAutoBlock"
+BACKUPS = "SecautoBackups"
 XRAY_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
@@ -93,6 +94,35 @@ FULL_CONFIG: dict[str, Any] = {
             "allowCidrs": ["198.51.100.0/24"],
             "blockMinutes": 30,
             "sweeperSchedule": "rate(10 minutes)",
+        },
+        "backups": {
+            "enabled": True,
+            "dryRun": True,
+            "plans": [
+                {
+                    "name": "daily-snapshots",
+                    "resourceType": "instance",
+                    "selectTag": {"key": "secauto:backup", "value": "daily"},
+                    "schedule": "cron(0 3 * * ? *)",
+                    "excludeBootVolume": True,
+                    "retainDays": 7,
+                    "minKeep": 2,
+                    "copyTo": {"region": "eu-central-1", "retainDays": 30},
+                },
+                {
+                    "name": "weekly-ami",
+                    "resourceType": "instance",
+                    "selectTag": {"key": "backup", "value": "weekly"},
+                    "mode": "ami",
+                    "noReboot": False,
+                    "schedule": "rate(7 days)",
+                    "periodHours": 168,
+                    "retainCount": 4,
+                    "copyTags": False,
+                },
+            ],
+            "memorySize": 1024,
+            "timeoutSeconds": 600,
         },
     },
 }

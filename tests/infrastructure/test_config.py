@@ -108,6 +108,7 @@ def test_root_activity_off_does_not_need_us_east_1() -> None:
         "access_keys",
         "alb_logs",
         "auto_block",
+        "backups",
     ]
 
 
@@ -119,6 +120,7 @@ def test_every_capability_can_be_turned_off() -> None:
             "accessKeys": {"enabled": False},
             "albLogs": {"enabled": False},
             "autoBlock": {"enabled": False},
+            "backups": {"enabled": False},
         }
     }
     assert parse_config(raw).capabilities.enabled() == []

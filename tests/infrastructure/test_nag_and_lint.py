@@ -87,6 +87,30 @@ REVIEWED = {
         f"{FULL_CONFIG['capabilities']['autoBlock']['flowLogKeyPrefix']}AWSLogs/{FULL_CONFIG['account']}/"
         "vpcflowlogs/*]",
     ),
+    # X-Ray and ec2:Describe{Instances,Volumes,Snapshots,Images} on "*"; the runtime pinned to the layer's.
+    ("SecautoBackups/Function/Role", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
+    ("SecautoBackups/Function/Function", "AwsSolutions::AwsSolutions-L1"),
+    # New snapshots and images (ids EC2 generates), under tag conditions, in the home and copy
+    # Regions; the instances and volumes the plans select by tag at run time (home Region).
+    *(
+        (
+            "SecautoBackups/Function/Role",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:ec2:{region}::{kind}/*]",
+        )
+        for region in (
+            FULL_CONFIG["homeRegion"],
+            FULL_CONFIG["capabilities"]["backups"]["plans"][0]["copyTo"]["region"],
+        )
+        for kind in ("snapshot", "image")
+    ),
+    *(
+        (
+            "SecautoBackups/Function/Role",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:ec2:{FULL_CONFIG['homeRegion']}:"
+            f"{FULL_CONFIG['account']}:{kind}/*]",
+        )
+        for kind in ("instance", "volume")
+    ),
 }
 
 

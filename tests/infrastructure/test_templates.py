@@ -10,6 +10,7 @@ from infra_testlib import (
     ACCESS_KEYS,
     ALB_LOGS,
     AUTO_BLOCK,
+    BACKUPS,
     CORE,
     FINDINGS,
     HOME,
@@ -51,6 +52,8 @@ def test_stacks_per_region(synth: Synthesized) -> None:
         ALB_LOGS: config.home_region,
         AUTO_BLOCK: config.home_region,
     }
+    if config.capabilities.backups.plans:  # no plan, no backups stack
+        expected[BACKUPS] = config.home_region
     for region in config.other_regions:
         expected[f"{HOME}-{region}"] = region
     assert {stack_id: stack.region for stack_id, stack in synth.stacks.items()} == expected
@@ -249,6 +252,9 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
     # The auto-block function updates the IP sets named `secauto-blocklist-*` (REGIONAL here,
     # CLOUDFRONT in us-east-1), and reads every new flow-log file of this account under the
     # flow-log bucket's prefix (only when a bucket is configured); it describes ACLs and VPCs.
+    # The backups function creates (and copies, deletes) snapshots and images, whose ids EC2
+    # generates, from the instances and volumes its plans select by tag at run time (under tag
+    # conditions, see test_backups); it describes instances, volumes, snapshots and images.
     role_name = synth.config.capabilities.findings.cross_account_role_name
     auto_block = synth.config.capabilities.auto_block
     flow_log_prefix = flow_log_object_prefix(auto_block.flow_log_key_prefix, synth.account)
@@ -282,6 +288,7 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
             if auto_block.flow_log_bucket_name
             else None
         ),
+        *_backup_wildcards(synth),
     }
     credential_report = {
         "iam:GenerateCredentialReport",
@@ -293,7 +300,14 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
     unscoped[ACCESS_KEYS] |= credential_report
     ec2_describe = {"ec2:DescribeNetworkAcls", "ec2:DescribeVpcs"}
     unscoped[AUTO_BLOCK] |= ec2_describe
-    assert XRAY_ACTIONS | credential_report | ec2_describe <= UNSCOPED_ACTIONS
+    backup_describe = {
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeImages",
+    }
+    unscoped[BACKUPS] = unscoped.get(BACKUPS, set()) | backup_describe
+    assert XRAY_ACTIONS | credential_report | ec2_describe | backup_describe <= UNSCOPED_ACTIONS
     assert not synth.all_resources("AWS::IAM::ManagedPolicy")
     for stack_id, _, role in synth.all_resources("AWS::IAM::Role"):
         assert "ManagedPolicyArns" not in role["Properties"]
@@ -305,6 +319,44 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
     for stack_id, _, policy in synth.all_resources("AWS::IAM::Policy"):
         for statement in statements(policy["Properties"]["PolicyDocument"]):
             assert "*" not in as_list(statement["Resource"]), (stack_id, statement)
+
+
+def _backup_wildcards(synth: Synthesized) -> set[tuple[str, str, str]]:
+    """The backups role's wildcard grants: new snapshots and images (home and copy Regions), and
+    the instances and volumes they are made from (home Region)."""
+    backups = synth.config.capabilities.backups
+    if not (backups.enabled and backups.plans):
+        return set()
+    home = synth.config.home_region
+    regions = (home, *backups.copy_regions)
+    created = {
+        "ec2:CreateSnapshot": ("snapshot",),
+        "ec2:CreateSnapshots": ("snapshot",),
+        "ec2:CreateImage": ("image", "snapshot"),
+        "ec2:CopySnapshot": ("snapshot",),
+        "ec2:CopyImage": ("image", "snapshot"),
+        "ec2:CreateTags": ("image", "snapshot"),
+        "ec2:DeleteSnapshot": ("snapshot",),
+        "ec2:DeregisterImage": ("image",),
+    }
+    read = {
+        "ec2:CreateSnapshot": ("volume",),
+        "ec2:CreateSnapshots": ("instance", "volume"),
+        "ec2:CreateImage": ("instance",),
+    }
+    return {
+        *(
+            (BACKUPS, action, f"arn:aws:ec2:{region}::{kind}/*")
+            for action, kinds in created.items()
+            for kind in kinds
+            for region in regions
+        ),
+        *(
+            (BACKUPS, action, f"arn:aws:ec2:{home}:{synth.account}:{kind}/*")
+            for action, kinds in read.items()
+            for kind in kinds
+        ),
+    }
 
 
 # ---------------------------------------------------------------- core resources
