@@ -38,7 +38,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from alb_logs.permissions import PERMISSIONS
-from secauto_infra.event_rules import allow_rule_to_invoke, lambda_target, rule_from_spec
+from secauto_infra.event_rules import (
+    allow_rule_to_invoke,
+    check_object_created_rule,
+    lambda_target,
+    rule_from_spec,
+)
 from secauto_infra.function import SecautoFunction
 from secauto_infra.nag import acknowledge
 from secauto_infra.rule_catalog import RuleCatalogError, rules_for
@@ -56,9 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CAPABILITY",
     "ELB_LOG_DELIVERY_PRINCIPAL",
-    "OBJECT_CREATED",
     "RULE_SPEC",
-    "S3_SOURCE",
     "AlbLogsStack",
     "add_alb_logs",
     "check_alb_logs_rules",
@@ -70,8 +73,6 @@ __all__ = [
 CAPABILITY = "alb_logs"
 #: The rule file: S3 "Object Created" events of ELB access-log keys.
 RULE_SPEC = f"{CAPABILITY}.object_created"
-S3_SOURCE = "aws.s3"
-OBJECT_CREATED = "Object Created"
 #: Who writes the logs. AWS now documents this service principal for every Region; the older
 #: per-Region ELB account ids (RegionInfo's ELBV2_ACCOUNT fact) are a "legacy policy, still
 #: supported", which AWS recommends replacing, and Regions opened since August 2022 never had one.
@@ -105,21 +106,7 @@ def check_alb_logs_rules(specs: Sequence[RuleSpec]) -> RuleSpec:
     where = spec.path.name
     if spec.handler != f"{CAPABILITY}.handler.lambda_handler":
         raise RuleCatalogError(f"{where}: feeds {spec.handler}")
-    if spec.pattern.get("source") != [S3_SOURCE] or spec.pattern.get("detail-type") != [OBJECT_CREATED]:
-        raise RuleCatalogError(
-            f"{where}: must match source [{S3_SOURCE!r}] and detail-type [{OBJECT_CREATED!r}] exactly"
-        )
-    detail = spec.pattern.get("detail")
-    if not isinstance(detail, dict):
-        raise RuleCatalogError(f"{where}: must filter on detail.object.key (ELB's log keys)")
-    if "bucket" in detail:
-        raise RuleCatalogError(
-            f"{where}: must not name a bucket (detail.bucket): the stack adds the configured log bucket"
-        )
-    obj = detail.get("object")
-    keys = obj.get("key") if isinstance(obj, dict) else None
-    if not (isinstance(keys, list) and keys):
-        raise RuleCatalogError(f"{where}: must filter on detail.object.key (ELB's log keys)")
+    check_object_created_rule(spec, keys="ELB's log keys", bucket="configured log bucket")
     return spec
 
 

@@ -64,6 +64,7 @@ from secauto_infra.config import WAF_IP_VERSIONS, waf_ip_set_name, waf_rule_grou
 from secauto_infra.core_stack import NAMED_RULE_PREFIX
 from secauto_infra.event_rules import (
     allow_rule_to_invoke,
+    check_object_created_rule,
     lambda_target,
     rule_from_spec,
     schedule_rule,
@@ -112,8 +113,6 @@ GUARDDUTY_RULE_SPEC = f"{CAPABILITY}.guardduty"
 SWEEPER_RULE_SPEC = f"{CAPABILITY}.sweeper"
 #: The sweeper's schedule rule: its events carry `arn:...:rule/<name>`, which the rule file matches.
 SWEEPER_RULE_NAME = f"{NAMED_RULE_PREFIX}auto-block-sweeper"
-S3_SOURCE = "aws.s3"
-OBJECT_CREATED = "Object Created"
 GUARDDUTY_SOURCE = "aws.guardduty"
 GUARDDUTY_DETAIL_TYPE = "GuardDuty Finding"
 #: GuardDuty finding types whose remote address is an attacker of ours (port probes of an
@@ -181,7 +180,9 @@ def check_auto_block_rules(specs: Sequence[RuleSpec]) -> AutoBlockRules:
         guardduty=by_name[GUARDDUTY_RULE_SPEC],
         sweeper=by_name[SWEEPER_RULE_SPEC],
     )
-    _check_flow_log_rule(rules.flow_log_object)
+    check_object_created_rule(
+        rules.flow_log_object, keys="VPC Flow Logs' keys", bucket="configured flow-log bucket"
+    )
     _check_guardduty_rule(rules.guardduty)
     sweeper = scheduled_event_pattern(SWEEPER_RULE_NAME)
     if rules.sweeper.pattern != sweeper:
@@ -190,25 +191,6 @@ def check_auto_block_rules(specs: Sequence[RuleSpec]) -> AutoBlockRules:
             f"{SWEEPER_RULE_NAME!r} sends, {sweeper}"
         )
     return rules
-
-
-def _check_flow_log_rule(spec: RuleSpec) -> None:
-    where = spec.path.name
-    if spec.pattern.get("source") != [S3_SOURCE] or spec.pattern.get("detail-type") != [OBJECT_CREATED]:
-        raise RuleCatalogError(
-            f"{where}: must match source [{S3_SOURCE!r}] and detail-type [{OBJECT_CREATED!r}] exactly"
-        )
-    detail = spec.pattern.get("detail")
-    if not isinstance(detail, dict):
-        raise RuleCatalogError(f"{where}: must filter on detail.object.key (VPC Flow Logs' keys)")
-    if "bucket" in detail:
-        raise RuleCatalogError(
-            f"{where}: must not name a bucket (detail.bucket): the stack adds the configured flow-log bucket"
-        )
-    obj = detail.get("object")
-    keys = obj.get("key") if isinstance(obj, dict) else None
-    if not (isinstance(keys, list) and keys):
-        raise RuleCatalogError(f"{where}: must filter on detail.object.key (VPC Flow Logs' keys)")
 
 
 def _check_guardduty_rule(spec: RuleSpec) -> None:

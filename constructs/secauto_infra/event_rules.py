@@ -18,6 +18,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 
 from secauto_infra.config import SIGNIN_REGION
+from secauto_infra.rule_catalog import RuleCatalogError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -30,9 +31,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALL_MANAGEMENT_EVENTS",
+    "OBJECT_CREATED",
+    "S3_SOURCE",
     "allow_rule_to_invoke",
     "allow_rules_to_send",
     "bus_target",
+    "check_object_created_rule",
     "lambda_target",
     "occurs_in",
     "queue_target",
@@ -210,3 +214,33 @@ def bus_target(bus_arn: str, *, role: iam.IRole, dead_letter_queue_arn: str) -> 
         role_arn=role.role_arn,
         dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_queue_arn),
     )
+
+
+#: S3's EventBridge notifications of new objects.
+S3_SOURCE = "aws.s3"
+OBJECT_CREATED = "Object Created"
+
+
+def check_object_created_rule(spec: RuleSpec, *, keys: str, bucket: str) -> None:
+    """A rule file for new log objects: S3 "Object Created", a key filter, and no bucket.
+
+    The stack adds the configured bucket (`detail.bucket.name`) when it deploys the rule; a
+    bucket written into the shared file would be one deployment's setting, silently overridden.
+    `keys` and `bucket` name what the key filter selects and which bucket the stack adds.
+    """
+    where = spec.path.name
+    if spec.pattern.get("source") != [S3_SOURCE] or spec.pattern.get("detail-type") != [OBJECT_CREATED]:
+        raise RuleCatalogError(
+            f"{where}: must match source [{S3_SOURCE!r}] and detail-type [{OBJECT_CREATED!r}] exactly"
+        )
+    detail = spec.pattern.get("detail")
+    if not isinstance(detail, dict):
+        raise RuleCatalogError(f"{where}: must filter on detail.object.key ({keys})")
+    if "bucket" in detail:
+        raise RuleCatalogError(
+            f"{where}: must not name a bucket (detail.bucket): the stack adds the {bucket}"
+        )
+    obj = detail.get("object")
+    key_filter = obj.get("key") if isinstance(obj, dict) else None
+    if not (isinstance(key_filter, list) and key_filter):
+        raise RuleCatalogError(f"{where}: must filter on detail.object.key ({keys})")

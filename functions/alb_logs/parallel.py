@@ -26,7 +26,7 @@ __all__ = ["IN_FLIGHT", "LAMBDA_MB_PER_VCPU", "WorkerError", "available_cpus", "
 
 R = TypeVar("R")
 #: Blocks sent to a worker and not yet answered.
-IN_FLIGHT = 2
+IN_FLIGHT = 4
 
 
 class WorkerError(RuntimeError):
