@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -80,30 +81,44 @@ def _summary(name: str, source: Readable, out: TextIO, top_n: int) -> dict[str, 
     return summary
 
 
+#: Handles one opened file; returns False when it could not be read to its end.
+FileHandler = Callable[[str, "Readable"], bool]
+
+
+def _each_file(files: list[str], handle: FileHandler, err: TextIO) -> int:
+    """`handle` each file (stdin for `-`); exit status 0 when every file was read to its end."""
+    failures = 0
+    with ExitStack() as stack:
+        for name, source, error in _sources(files, stack):
+            if source is None:
+                print(f"{name}: {error}", file=err)
+                failures += 1
+            elif not handle(name, source):
+                failures += 1
+    return 1 if failures else 0
+
+
 def run_alb(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Exit status 0 when every file was read to its end, 1 otherwise (bad lines do not count)."""
     from secauto_core.log_stream import CorruptLogError
 
     out, err = out or sys.stdout, err or sys.stderr
-    failures = 0
-    with ExitStack() as stack:
-        for name, source, error in _sources(args.files, stack):
-            if source is None:
-                print(f"{name}: {error}", file=err)
-                failures += 1
-                continue
-            try:
-                if args.summary:
-                    summary = _summary(name, source, out, args.top)
-                    if summary["read_error"]:
-                        print(f"{name}: {summary['read_error']} (the summary covers what was read)", file=err)
-                        failures += 1
-                else:
-                    _records(name, source, out, err)
-            except CorruptLogError as exc:
-                print(f"{exc} (the records before the damage were printed)", file=err)
-                failures += 1
-    return 1 if failures else 0
+
+    def handle(name: str, source: Readable) -> bool:
+        try:
+            if not args.summary:
+                _records(name, source, out, err)
+                return True
+            summary = _summary(name, source, out, args.top)
+        except CorruptLogError as exc:
+            print(f"{exc} (the records before the damage were printed)", file=err)
+            return False
+        if summary["read_error"]:
+            print(f"{name}: {summary['read_error']} (the summary covers what was read)", file=err)
+            return False
+        return True
+
+    return _each_file(args.files, handle, err)
 
 
 def add_logs_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -139,22 +154,19 @@ def run_flow(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     from secauto_core.log_stream import CorruptLogError
 
     out, err = out or sys.stdout, err or sys.stderr
-    failures = 0
-    with ExitStack() as stack:
-        for name, source, error in _sources(args.files, stack):
-            if source is None:
-                print(f"{name}: {error}", file=err)
-                failures += 1
-                continue
-            try:
-                if args.detect:
-                    _flow_detections(name, source, _flow_format(args), args, out)
-                else:
-                    _flow_records(name, source, _flow_format(args), out, err)
-            except (CorruptLogError, FlowLogError) as exc:
-                print(f"{name}: {exc}", file=err)
-                failures += 1
-    return 1 if failures else 0
+
+    def handle(name: str, source: Readable) -> bool:
+        try:
+            if args.detect:
+                _flow_detections(name, source, _flow_format(args), args, out)
+            else:
+                _flow_records(name, source, _flow_format(args), out, err)
+        except (CorruptLogError, FlowLogError) as exc:
+            print(f"{name}: {exc}", file=err)
+            return False
+        return True
+
+    return _each_file(args.files, handle, err)
 
 
 def _flow_lines(source: Readable, name: str, fmt: Any) -> Iterator[tuple[Any, int, bytes]]:
