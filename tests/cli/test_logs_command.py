@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from alb_logs.fields import FIELD_NAMES
 from secauto_cli.main import main
 from secauto_cli.seeds import ALB_LOG_SOURCES, gzip_members
 
@@ -26,46 +27,8 @@ SHOP_LOG = ALB_LOG_SOURCES / (
 API_LOG = ALB_LOG_SOURCES / (
     "123456789012_elasticloadbalancing_us-east-1_app.api-internal.6d0ecf831eec9f09_20261124T1005Z_10.20.1.5_2kq8wz1m.log"
 )
-#: AWS's Athena table for ALB logs, in column order.
-ATHENA_COLUMNS = [
-    "type",
-    "time",
-    "elb",
-    "client_ip",
-    "client_port",
-    "target_ip",
-    "target_port",
-    "request_processing_time",
-    "target_processing_time",
-    "response_processing_time",
-    "elb_status_code",
-    "target_status_code",
-    "received_bytes",
-    "sent_bytes",
-    "request_verb",
-    "request_url",
-    "request_proto",
-    "user_agent",
-    "ssl_cipher",
-    "ssl_protocol",
-    "target_group_arn",
-    "trace_id",
-    "domain_name",
-    "chosen_cert_arn",
-    "matched_rule_priority",
-    "request_creation_time",
-    "actions_executed",
-    "redirect_url",
-    "lambda_error_reason",
-    "target_port_list",
-    "target_status_code_list",
-    "classification",
-    "classification_reason",
-    "conn_trace_id",
-    "transformed_host",
-    "transformed_uri",
-    "request_transform_status",
-]
+#: AWS's Athena table for ALB logs, in column order (pinned to AWS's list in test_alb_parser).
+ATHENA_COLUMNS = list(FIELD_NAMES)
 BAD_LINE = 17
 
 
