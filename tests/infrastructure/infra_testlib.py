@@ -168,6 +168,16 @@ class Synthesized:
         stack = Stack.of(element)
         return f"{stack.node.id}:{stack.get_logical_id(element)}"
 
+    def ref(self, construct: IConstruct) -> str:
+        """The logical id of an L2's CloudFormation resource within its stack (what `Ref` names)."""
+        return self.logical_id(construct).split(":")[1]
+
+    def resource_of(self, construct: IConstruct) -> dict[str, Any]:
+        """The template entry of an L2's CloudFormation resource."""
+        stack_id = Stack.of(construct).node.id
+        resource: dict[str, Any] = self.template(stack_id)["Resources"][self.ref(construct)]
+        return resource
+
     @property
     def account(self) -> str:
         return self.config.account or "{account}"

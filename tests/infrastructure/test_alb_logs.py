@@ -121,15 +121,6 @@ def _stack(synth: Synthesized) -> AlbLogsStack:
     return stack
 
 
-def _ref(synth: Synthesized, construct: Any) -> str:
-    return synth.logical_id(construct).split(":")[1]
-
-
-def _resource(synth: Synthesized, construct: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = synth.template(ALB_LOGS)["Resources"][_ref(synth, construct)]
-    return resource
-
-
 def _settings(synth: Synthesized) -> AlbLogsConfig:
     return synth.config.capabilities.alb_logs
 
@@ -137,7 +128,7 @@ def _settings(synth: Synthesized) -> AlbLogsConfig:
 def _bucket_ref(synth: Synthesized) -> Any:
     """The bucket name as the template holds it: a Ref to the created bucket, or the literal name."""
     stack = _stack(synth)
-    return {"Ref": _ref(synth, stack.bucket)} if stack.bucket is not None else EXISTING_BUCKET
+    return {"Ref": synth.ref(stack.bucket)} if stack.bucket is not None else EXISTING_BUCKET
 
 
 def _s3_event(key: str, *, bucket: str = EXISTING_BUCKET, **changes: Any) -> dict[str, Any]:
@@ -353,7 +344,7 @@ def test_the_deployed_rule_is_the_file_plus_the_log_bucket(alb_synth: Synthesize
 def test_the_rule_invokes_the_function_with_dead_letters_and_retries(alb_synth: Synthesized) -> None:
     stack = _stack(alb_synth)
     (target,) = _rule(alb_synth)["Targets"]
-    function_id = _ref(alb_synth, stack.function.function)
+    function_id = alb_synth.ref(stack.function.function)
     assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert (
         alb_synth.canonical(ALB_LOGS, target["DeadLetterConfig"]["Arn"])
@@ -368,7 +359,7 @@ def test_the_rule_invokes_the_function_with_dead_letters_and_retries(alb_synth: 
         "Action": "lambda:InvokeFunction",
         "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
         "Principal": "events.amazonaws.com",
-        "SourceArn": {"Fn::GetAtt": [_ref(alb_synth, stack.rule), "Arn"]},
+        "SourceArn": {"Fn::GetAtt": [alb_synth.ref(stack.rule), "Arn"]},
     }
 
 
@@ -387,7 +378,7 @@ def _bucket(synth: Synthesized) -> tuple[str, dict[str, Any]]:
     ((logical_id, bucket),) = synth.resources(ALB_LOGS, "AWS::S3::Bucket").items()
     stack = _stack(synth)
     assert stack.bucket is not None
-    assert logical_id == _ref(synth, stack.bucket)
+    assert logical_id == synth.ref(stack.bucket)
     return logical_id, bucket
 
 
@@ -481,7 +472,7 @@ def test_the_stack_outputs_the_bucket_to_point_the_load_balancers_at(alb_synth: 
 
 
 def test_function_is_sized_for_large_log_files(alb_synth: Synthesized) -> None:
-    function = _resource(alb_synth, _stack(alb_synth).function.function)["Properties"]
+    function = alb_synth.resource_of(_stack(alb_synth).function.function)["Properties"]
     settings = _settings(alb_synth)
     assert function["Handler"] == "alb_logs.handler.lambda_handler"
     assert function["Timeout"] == settings.timeout_seconds
@@ -503,7 +494,7 @@ def _log_objects(synth: Synthesized) -> str:
 
 def test_role_grants_exactly_the_declared_permissions(alb_synth: Synthesized) -> None:
     fn = _stack(alb_synth).function
-    role = _resource(alb_synth, fn.role)
+    role = alb_synth.resource_of(fn.role)
     platform = {
         ("logs:CreateLogStream", alb_synth.logical_id(fn.log_group) + ".Arn"),
         ("logs:PutLogEvents", alb_synth.logical_id(fn.log_group) + ".Arn"),
@@ -523,13 +514,13 @@ def test_role_grants_exactly_the_declared_permissions(alb_synth: Synthesized) ->
 
 
 def test_role_reads_the_log_files_and_nothing_else_in_s3(alb_synth: Synthesized) -> None:
-    role = _resource(alb_synth, _stack(alb_synth).function.role)
+    role = alb_synth.resource_of(_stack(alb_synth).function.role)
     s3_grants = {(a, r) for a, r in role_grants(alb_synth, ALB_LOGS, role) if a.startswith("s3:")}
     assert s3_grants == {("s3:GetObject", _log_objects(alb_synth))}
 
 
 def test_existing_bucket_grant_is_the_named_bucket_and_prefix(existing_synth: Synthesized) -> None:
-    role = _resource(existing_synth, _stack(existing_synth).function.role)
+    role = existing_synth.resource_of(_stack(existing_synth).function.role)
     s3_grants = {(a, r) for a, r in role_grants(existing_synth, ALB_LOGS, role) if a.startswith("s3:")}
     assert s3_grants == {
         (
@@ -540,7 +531,7 @@ def test_existing_bucket_grant_is_the_named_bucket_and_prefix(existing_synth: Sy
 
 
 def test_function_environment_parses_into_the_handler_settings(alb_synth: Synthesized) -> None:
-    env: dict[str, Any] = _resource(alb_synth, _stack(alb_synth).function.function)["Properties"][
+    env: dict[str, Any] = alb_synth.resource_of(_stack(alb_synth).function.function)["Properties"][
         "Environment"
     ]["Variables"]
     assert env["SECAUTO_CAPABILITY"] == "alb_logs"
@@ -586,7 +577,7 @@ def test_nag_acknowledgments_are_the_reviewed_ones_in_both_bucket_modes(
             f"{EXISTING_BUCKET}/alb/prod/AWSLogs/{ACCOUNT}/elasticloadbalancing/*]",
         )
     }
-    bucket_id = _ref(prefixed_synth, _stack(prefixed_synth).bucket)
+    bucket_id = prefixed_synth.ref(_stack(prefixed_synth).bucket)
     assert _acknowledged(prefixed_synth) == common | {
         (f"{ALB_LOGS}/LogBucket", "AwsSolutions::AwsSolutions-S1"),
         (

@@ -176,15 +176,6 @@ def _stack(synth: Synthesized) -> AutoBlockStack:
     return stack
 
 
-def _ref(synth: Synthesized, construct: Any) -> str:
-    return synth.logical_id(construct).split(":")[1]
-
-
-def _resource(synth: Synthesized, construct: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = synth.template(AUTO_BLOCK)["Resources"][_ref(synth, construct)]
-    return resource
-
-
 def _settings(synth: Synthesized) -> AutoBlockConfig:
     return synth.config.capabilities.auto_block
 
@@ -517,22 +508,20 @@ def _rules(synth: Synthesized) -> dict[str, dict[str, Any]]:
 def test_the_deployed_rules_are_the_files_plus_narrowing(ab_synth: Synthesized) -> None:
     stack, settings = _stack(ab_synth), _settings(ab_synth)
     rules = _rules(ab_synth)
-    expected = {_ref(ab_synth, stack.sweeper_rule)}
-    sweeper = rules[_ref(ab_synth, stack.sweeper_rule)]
+    expected = {ab_synth.ref(stack.sweeper_rule)}
+    sweeper = rules[ab_synth.ref(stack.sweeper_rule)]
     assert (sweeper["Name"], sweeper["ScheduleExpression"]) == (SWEEPER_RULE_NAME, settings.sweeper_schedule)
     assert "EventPattern" not in sweeper
     if settings.guardduty_enabled:
         assert stack.guardduty_rule is not None
-        expected.add(_ref(ab_synth, stack.guardduty_rule))
-        assert (
-            rules[_ref(ab_synth, stack.guardduty_rule)]["EventPattern"] == _spec(GUARDDUTY_RULE_SPEC).pattern
-        )
+        expected.add(ab_synth.ref(stack.guardduty_rule))
+        assert rules[ab_synth.ref(stack.guardduty_rule)]["EventPattern"] == _spec(GUARDDUTY_RULE_SPEC).pattern
     else:
         assert stack.guardduty_rule is None
     if settings.flow_log_bucket_name:
         assert stack.flow_log_rule is not None
-        expected.add(_ref(ab_synth, stack.flow_log_rule))
-        pattern = rules[_ref(ab_synth, stack.flow_log_rule)]["EventPattern"]
+        expected.add(ab_synth.ref(stack.flow_log_rule))
+        pattern = rules[ab_synth.ref(stack.flow_log_rule)]["EventPattern"]
         assert concrete_pattern(ab_synth, AUTO_BLOCK, pattern) == deployed_flow_log_pattern(
             _spec(FLOW_LOG_RULE_SPEC).pattern,
             bucket_name=settings.flow_log_bucket_name,
@@ -549,7 +538,7 @@ def test_the_deployed_rules_are_the_files_plus_narrowing(ab_synth: Synthesized) 
 
 def test_every_rule_invokes_the_function_with_dead_letters_and_retries(ab_synth: Synthesized) -> None:
     stack = _stack(ab_synth)
-    function_id = _ref(ab_synth, stack.function.function)
+    function_id = ab_synth.ref(stack.function.function)
     permissions = {
         p["Properties"]["SourceArn"]["Fn::GetAtt"][0]: p["Properties"]
         for p in ab_synth.resources(AUTO_BLOCK, "AWS::Lambda::Permission").values()
@@ -579,7 +568,7 @@ def test_the_deployed_flow_log_rule_takes_this_accounts_files_of_the_bucket_only
 ) -> None:
     stack = _stack(cloudfront_synth)
     assert stack.flow_log_rule is not None
-    pattern = _rules(cloudfront_synth)[_ref(cloudfront_synth, stack.flow_log_rule)]["EventPattern"]
+    pattern = _rules(cloudfront_synth)[cloudfront_synth.ref(stack.flow_log_rule)]["EventPattern"]
     assert pattern_matches(pattern, _s3_event(_flow_key(prefix="flow/prod/")))
     for event in (
         _s3_event(_flow_key(prefix="flow/prod/"), bucket="someone-elses-logs"),
@@ -612,7 +601,7 @@ def test_no_subscription_without_log_groups(default_synth: Synthesized, nacl_onl
 
 
 def test_each_flow_log_group_sends_every_record_to_the_function(ab_synth: Synthesized) -> None:
-    function_id = _ref(ab_synth, _stack(ab_synth).function.function)
+    function_id = ab_synth.ref(_stack(ab_synth).function.function)
     region = ab_synth.config.home_region
     permissions = _logs_permissions(ab_synth)
     flow = {
@@ -732,7 +721,7 @@ def test_ip_sets_and_rule_groups_per_scope(ab_synth: Synthesized) -> None:
 
 
 def _group_id(synth: Synthesized, scope: str) -> str:
-    return _ref(synth, _stack(synth).rule_groups[scope])
+    return synth.ref(_stack(synth).rule_groups[scope])
 
 
 def test_default_blocks_in_regional_waf_only(default_synth: Synthesized) -> None:
@@ -768,7 +757,7 @@ def test_the_function_gets_the_ip_sets_it_updates(ab_synth: Synthesized) -> None
     expected = [
         {
             "name": waf_ip_set_name(scope, version),
-            "id": f"{AUTO_BLOCK}:{_ref(ab_synth, ip_set)}.Id",
+            "id": f"{AUTO_BLOCK}:{ab_synth.ref(ip_set)}.Id",
             "scope": scope,
             "ip_version": version,
         }
@@ -782,14 +771,14 @@ def test_the_function_gets_the_ip_sets_it_updates(ab_synth: Synthesized) -> None
 
 
 def _environment(synth: Synthesized) -> dict[str, Any]:
-    env: dict[str, Any] = _resource(synth, _stack(synth).function.function)["Properties"]["Environment"][
+    env: dict[str, Any] = synth.resource_of(_stack(synth).function.function)["Properties"]["Environment"][
         "Variables"
     ]
     return env
 
 
 def test_function_size_and_concurrency(ab_synth: Synthesized) -> None:
-    function = _resource(ab_synth, _stack(ab_synth).function.function)["Properties"]
+    function = ab_synth.resource_of(_stack(ab_synth).function.function)["Properties"]
     settings = _settings(ab_synth)
     assert function["Handler"] == "auto_block.handler.lambda_handler"
     assert (function["Timeout"], function["MemorySize"]) == (settings.timeout_seconds, settings.memory_size)
@@ -818,7 +807,7 @@ def _s3_values(synth: Synthesized) -> dict[str, str]:
 
 def test_role_grants_exactly_the_declared_permissions(ab_synth: Synthesized) -> None:
     fn = _stack(ab_synth).function
-    role = _resource(ab_synth, fn.role)
+    role = ab_synth.resource_of(fn.role)
     platform = {
         ("logs:CreateLogStream", ab_synth.logical_id(fn.log_group) + ".Arn"),
         ("logs:PutLogEvents", ab_synth.logical_id(fn.log_group) + ".Arn"),
@@ -837,7 +826,7 @@ def test_role_grants_exactly_the_declared_permissions(ab_synth: Synthesized) -> 
 
 
 def test_each_network_acl_is_granted_once_by_its_id(ab_synth: Synthesized) -> None:
-    role = _resource(ab_synth, _stack(ab_synth).function.role)
+    role = ab_synth.resource_of(_stack(ab_synth).function.role)
     writes = {(a, r) for a, r in role_grants(ab_synth, AUTO_BLOCK, role) if a.endswith("NetworkAclEntry")}
     region, account = ab_synth.config.home_region, ab_synth.account
     assert writes == {
@@ -853,7 +842,7 @@ def test_each_network_acl_is_granted_once_by_its_id(ab_synth: Synthesized) -> No
 def test_role_reads_flow_log_files_of_this_account_only_when_a_bucket_is_configured(
     ab_synth: Synthesized,
 ) -> None:
-    role = _resource(ab_synth, _stack(ab_synth).function.role)
+    role = ab_synth.resource_of(_stack(ab_synth).function.role)
     s3_grants = {(a, r) for a, r in role_grants(ab_synth, AUTO_BLOCK, role) if a.startswith("s3:")}
     settings = _settings(ab_synth)
     if settings.flow_log_bucket_name is None:
@@ -864,7 +853,7 @@ def test_role_reads_flow_log_files_of_this_account_only_when_a_bucket_is_configu
 
 
 def test_cloudfront_config_reads_its_prefix(cloudfront_synth: Synthesized) -> None:
-    role = _resource(cloudfront_synth, _stack(cloudfront_synth).function.role)
+    role = cloudfront_synth.resource_of(_stack(cloudfront_synth).function.role)
     assert (
         "s3:GetObject",
         f"arn:aws:s3:::{FLOW_BUCKET}/flow/prod/AWSLogs/{ACCOUNT}/vpcflowlogs/*",
@@ -901,7 +890,7 @@ def test_function_environment_parses_into_the_handler_settings(ab_synth: Synthes
     assert settings.waf_ip_sets == tuple(
         WafIpSetRef(
             name=waf_ip_set_name(scope, version),
-            id=f"{AUTO_BLOCK}:{_ref(ab_synth, ip_set)}.Id",
+            id=f"{AUTO_BLOCK}:{ab_synth.ref(ip_set)}.Id",
             scope=scope,
             ip_version=version,
         )

@@ -158,15 +158,6 @@ def _stack(synth: Synthesized) -> BackupsStack:
     return stack
 
 
-def _ref(synth: Synthesized, construct: Any) -> str:
-    return synth.logical_id(construct).split(":")[1]
-
-
-def _resource(synth: Synthesized, construct: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = synth.template(BACKUPS)["Resources"][_ref(synth, construct)]
-    return resource
-
-
 def _settings(synth: Synthesized) -> BackupsConfig:
     return synth.config.capabilities.backups
 
@@ -347,7 +338,7 @@ def test_one_schedule_rule_per_plan(bk_synth: Synthesized) -> None:
     rules = _rules(bk_synth)
     assert len(rules) == len(settings.plans) == len(stack.rules)
     for plan in settings.plans:
-        props = rules[_ref(bk_synth, stack.rules[plan.name])]
+        props = rules[bk_synth.ref(stack.rules[plan.name])]
         assert props["Name"] == plan.rule_name == f"secauto-backups-{plan.name}"
         assert props["ScheduleExpression"] == plan.schedule
         assert props["State"] == "ENABLED"
@@ -366,7 +357,7 @@ def test_full_config_schedules(full_synth: Synthesized) -> None:
 
 
 def test_every_rule_invokes_the_function_with_dead_letters_and_retries(bk_synth: Synthesized) -> None:
-    function_id = _ref(bk_synth, _stack(bk_synth).function.function)
+    function_id = bk_synth.ref(_stack(bk_synth).function.function)
     permissions = {
         p["Properties"]["SourceArn"]["Fn::GetAtt"][0]: p["Properties"]
         for p in bk_synth.resources(BACKUPS, "AWS::Lambda::Permission").values()
@@ -399,14 +390,14 @@ def test_the_stack_depends_on_the_core_stack(bk_synth: Synthesized) -> None:
 
 
 def _environment(synth: Synthesized) -> dict[str, Any]:
-    env: dict[str, Any] = _resource(synth, _stack(synth).function.function)["Properties"]["Environment"][
+    env: dict[str, Any] = synth.resource_of(_stack(synth).function.function)["Properties"]["Environment"][
         "Variables"
     ]
     return env
 
 
 def test_function_handler_size_and_concurrency(bk_synth: Synthesized) -> None:
-    function = _resource(bk_synth, _stack(bk_synth).function.function)["Properties"]
+    function = bk_synth.resource_of(_stack(bk_synth).function.function)["Properties"]
     settings = _settings(bk_synth)
     assert function["Handler"] == "backups.handler.lambda_handler"
     assert (function["Timeout"], function["MemorySize"]) == (settings.timeout_seconds, settings.memory_size)
@@ -430,7 +421,7 @@ def test_function_environment_parses_into_the_handler_settings(bk_synth: Synthes
 
 
 def _role(synth: Synthesized) -> dict[str, Any]:
-    return _resource(synth, _stack(synth).function.role)
+    return synth.resource_of(_stack(synth).function.role)
 
 
 def _conditioned_grants(synth: Synthesized) -> set[tuple[str, str, str]]:
