@@ -19,12 +19,13 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from alb_logs.fields import TOKEN_NAMES, Token
 from alb_logs.parser import LineError, decode, parse_tokens, tokenize
+from alb_logs.top_counts import PRUNE_CAPACITY, prune
 
 __all__ = ["PRUNE_CAPACITY", "BadLine", "BlockCounts", "Reservoir", "count_block", "prune"]
+
 
 #: A modern entry split on `"` (at most 22 times): the head, 11 quoted tokens, and the rest.
 _QUOTE_PARTS = 23
@@ -162,27 +163,6 @@ class BlockCounts:
         waf.merge(other.waf_samples, other.waf_seen)
         self.waf_samples, self.waf_seen = waf.items, waf.seen
         return self
-
-
-#: Keys a running count of clients or URLs holds before its lighter half is dropped.
-PRUNE_CAPACITY = 50_000
-
-
-def prune(counts: Counter[Any], capacity: int = PRUNE_CAPACITY) -> int:
-    """Keep the heaviest `capacity / 2` keys once `counts` holds more than `capacity` (in place);
-    returns the largest count dropped (0 when nothing was).
-
-    A file from a distributed attack can name a million client addresses; dropping the light
-    ones bounds memory, and the heavy hitters a top list needs are never the ones dropped unless
-    more than `capacity / 2` keys outweigh them.
-    """
-    if len(counts) <= capacity:
-        return 0
-    ranked = counts.most_common()
-    keep = capacity // 2
-    counts.clear()
-    counts.update(dict(ranked[:keep]))
-    return ranked[keep][1]
 
 
 def _slow_path(line: bytes) -> tuple[list[bytes], bytes, bytes, bytes, bytes]:
