@@ -1,15 +1,18 @@
-"""Lambda entry point for the scheduled access-key audit (rule `access_keys.scheduled_audit`)."""
+"""Lambda entry point for the scheduled access-key audit (rule `access_keys.scheduled_audit`).
+
+Parse or reject (see `secauto_core.intake`): only a schedule tick (with a 12-digit account, the
+audit's findings are filed under it) starts an audit; anything else is parked in the DLQ and
+answered with a rejection, never raised.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from access_keys.service import AccessKeyService
-from secauto_core.dead_letters import park_event
-from secauto_core.eventbridge import EventBridgeEvent
+from secauto_core.eventbridge import ScheduledEvent
 from secauto_core.idempotency import run_once
+from secauto_core.intake import Rejection, parse_or_reject
 from secauto_core.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -17,18 +20,14 @@ if TYPE_CHECKING:
 
 __all__ = ["lambda_handler"]
 
-ScheduledEvent = EventBridgeEvent[dict[str, Any]]
-
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        parsed = ScheduledEvent.model_validate(event)
-    except ValidationError as exc:
-        reason = f"not a scheduled event: {exc.errors()[0]['msg']}"
-        return {"status": "rejected", "reason": reason, "parked": park_event(event, reason)}
+    parsed = parse_or_reject(ScheduledEvent.model_validate, event, expected="a scheduled event")
+    if isinstance(parsed, Rejection):
+        return parsed.as_dict()
     service = AccessKeyService.from_environment(account=parsed.account)
     # A re-delivered schedule tick (same event id) does not audit twice.
     return run_once(lambda _: service.run(), event, name="access_keys.audit", context=context)

@@ -1,15 +1,18 @@
-"""Lambda entry point for new ALB access-log objects (rule `alb_logs.object_created`)."""
+"""Lambda entry point for new ALB access-log objects (rule `alb_logs.object_created`).
+
+Parse or reject (see `secauto_core.intake`): the whole S3 "Object Created" event is validated
+(bucket name, key, account) before the object is read; a malformed one is parked in the DLQ
+and answered with a rejection, never raised.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from alb_logs.model import ObjectCreatedEvent
 from alb_logs.service import process_object
-from secauto_core.dead_letters import park_event
 from secauto_core.idempotency import run_once
+from secauto_core.intake import Rejection, parse_or_reject
 from secauto_core.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -25,13 +28,9 @@ OBJECT_IDENTITY = "[detail.bucket.name, detail.object.key, detail.object.etag]"
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        parsed = ObjectCreatedEvent.model_validate(event)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        reason = f"not an S3 Object Created event: {where}: {error['msg']}"
-        return {"status": "rejected", "reason": reason, "parked": park_event(event, reason)}
+    parsed = parse_or_reject(ObjectCreatedEvent.model_validate, event, expected="an S3 Object Created event")
+    if isinstance(parsed, Rejection):
+        return parsed.as_dict()
     logger.append_keys(bucket=parsed.detail.bucket.name, key=parsed.detail.object.key)
     return run_once(
         lambda _: process_object(parsed.detail, parsed.account),

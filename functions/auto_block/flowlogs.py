@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,7 +130,7 @@ def decode_subscription(event: dict[str, Any]) -> LogsSubscription:
             owner=str(payload.get("owner", "")),
             messages=[str(item["message"]) for item in payload.get("logEvents", [])],
         )
-    except (KeyError, TypeError, ValueError, OSError, EOFError) as exc:
+    except (KeyError, TypeError, ValueError, OSError, EOFError, zlib.error) as exc:
         raise FlowLogError(
             f"not a CloudWatch Logs subscription payload: {type(exc).__name__}: {exc}"
         ) from exc

@@ -1,7 +1,8 @@
 """Lambda entry point of scheduled backups: one schedule rule per plan, `secauto-backups-<plan>`.
 
 The plan comes from the rule's name (the event's one resource, the rule's ARN). An event that
-is not such a tick, or names a plan that is not configured, is rejected and parked in the DLQ.
+is not such a tick, or names a plan that is not configured, is rejected and parked in the DLQ
+(parse or reject, see `secauto_core.intake`: all of it is checked before anything is created).
 A re-delivered tick (same event id) runs once; a second tick for the same slot creates nothing
 new either (see `backups.slots`).
 """
@@ -10,18 +11,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from backups.deadline import Deadline
 from backups.service import BackupService
 from backups.settings import BackupSettings
-from secauto_core.dead_letters import park_event
 from secauto_core.eventbridge import EventBridgeEvent
 from secauto_core.idempotency import run_once
+from secauto_core.intake import MalformedEvent, Rejection, parse_or_reject
 from secauto_core.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from backups.settings import BackupPlan
 
 __all__ = ["RULE_PREFIX", "lambda_handler", "plan_name"]
 
@@ -43,8 +44,17 @@ def plan_name(event: ScheduledEvent) -> str | None:
     return name if rule.startswith(RULE_PREFIX) and name else None
 
 
-def _reject(event: Any, reason: str) -> dict[str, Any]:
-    return {"status": "rejected", "reason": reason, "parked": park_event(event, reason)}
+def _tick_of_a_plan(event: Any, settings: BackupSettings) -> tuple[ScheduledEvent, BackupPlan]:
+    """The tick and the configured plan it is for; `MalformedEvent` if it is no such tick."""
+    parsed = ScheduledEvent.model_validate(event)
+    name = plan_name(parsed)
+    if name is None:
+        raise MalformedEvent(f"not a tick of a {RULE_PREFIX}<plan> schedule rule: {parsed.resources}")
+    plan = settings.plan(name)
+    if plan is None:
+        configured = ", ".join(p.name for p in settings.plans) or "none"
+        raise MalformedEvent(f"unknown backup plan {name!r} (configured: {configured})")
+    return parsed, plan
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -53,18 +63,11 @@ def _reject(event: Any, reason: str) -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = BackupSettings.current()
     deadline = Deadline.start(context, settings.max_runtime_seconds)
-    try:
-        parsed = ScheduledEvent.model_validate(event)
-    except ValidationError as exc:
-        return _reject(event, f"not a scheduled event: {exc.errors()[0]['msg']}")
-    name = plan_name(parsed)
-    if name is None:
-        return _reject(event, f"not a tick of a {RULE_PREFIX}<plan> schedule rule: {parsed.resources}")
-    plan = settings.plan(name)
-    if plan is None:
-        configured = ", ".join(p.name for p in settings.plans) or "none"
-        return _reject(event, f"unknown backup plan {name!r} (configured: {configured})")
+    parsed = parse_or_reject(lambda e: _tick_of_a_plan(e, settings), event, expected="a scheduled event")
+    if isinstance(parsed, Rejection):
+        return parsed.as_dict()
+    tick, plan = parsed
     logger.append_keys(plan=plan.name)
-    service = BackupService.from_environment(account=parsed.account, deadline=deadline)
+    service = BackupService.from_environment(account=tick.account, deadline=deadline)
     # A re-delivered tick (same event id) returns the stored result and backs up nothing again.
-    return run_once(lambda _: service.run(plan, parsed.time), event, name="backups.run", context=context)
+    return run_once(lambda _: service.run(plan, tick.time), event, name="backups.run", context=context)

@@ -2,18 +2,19 @@
 
 The services' detail is camelCase; numbers sometimes arrive as strings, optional blocks as
 `null` or missing, and timestamps in several styles. Models built on `Lenient` accept all of
-that and keep only what we read.
+that and keep only what we read. Times are bounded as the envelope's are (1970 to 2200), so a
+finding's ASFF times can always be written.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from secauto_core.eventbridge import JsonObject, bounded_time
 from secauto_core.timestamps import parse_timestamp
 
 __all__ = ["JsonObject", "Lenient", "Timestamp", "first_error", "tag_map"]
@@ -26,29 +27,14 @@ class Lenient(BaseModel):
 
 
 def _timestamp(value: Any) -> datetime:
-    return parse_timestamp(value)
-
-
-def _json_object(value: Any) -> Any:
-    """An object, from an object, a JSON string of one, or GuardDuty's `{"value": "<json>"}` form."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return {"value": value}
-    if isinstance(value, dict) and isinstance(value.get("value"), str) and set(value) <= {"value", "type"}:
-        try:
-            inner = json.loads(value["value"])
-        except json.JSONDecodeError:
-            return value
-        return inner if isinstance(inner, dict) else {"value": inner}
-    return value if isinstance(value, dict) else {"value": value}
+    # Bounded like the envelope's times: a finding time outside them could not be imported.
+    try:
+        return bounded_time(parse_timestamp(value))
+    except OverflowError as exc:  # a time at the edge of datetime's range, with an offset
+        raise ValueError("not a time between 1970 and 2200") from exc
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
-JsonObject = Annotated[dict[str, Any] | None, BeforeValidator(_json_object)]
 
 
 def tag_map(tags: Any) -> dict[str, str]:

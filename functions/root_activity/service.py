@@ -1,4 +1,10 @@
-"""Handling one root event end to end: classify, alert, record the finding."""
+"""Handling one root event end to end: classify, build the alert and its finding, then send.
+
+The ASFF finding is built (and validated) before anything is sent: an event that cannot make a
+valid finding fails before a notification, never after one, so Lambda's retry of a failed
+event can neither page twice nor page without the finding. The handler's parsing already
+guarantees what `build_finding` checks; building first is what keeps it so if either changes.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +62,7 @@ class RootActivityService:
             )
         classification = classify(detail, self.root_settings, recent_failures)
         alert = build_alert(event, classification, self.settings.account_alias)
+        finding = build_finding(build_finding_spec(event, classification, alert, self.home_region))
         logger.info(
             "Root activity",
             extra={
@@ -76,7 +83,6 @@ class RootActivityService:
             "delivery": delivery.as_dict(),
         }
         if self.importer is not None:
-            finding = build_finding(build_finding_spec(event, classification, alert, self.home_region))
             report = self.importer.import_findings([finding])
             result["securityhub"] = {"finding_id": finding["Id"], **report.as_dict()}
         return result

@@ -4,6 +4,10 @@ The webhook URL is a secret: it is read from Secrets Manager (cached by Powertoo
 never logged, and scrubbed from any error text we report. A failure (5xx, 429, timeout,
 connection error, bad URL) is retried by slack_sdk's retry handlers and then returned as a
 failed `DeliveryResult`; it never raises, so the SNS message and the rest of a batch go on.
+
+Whatever is sent is inert (see `slack_format`): a payload with markup, a control or invisible
+character or a broadcast mention in any text is refused here, where the message leaves us,
+whoever built it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from secauto_core.delivery import DeliveryResult, DeliveryStatus
-from secauto_core.slack_format import render_alert
+from secauto_core.slack_format import inert_problems, render_alert
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,6 +91,9 @@ class SlackNotifier:
         return self.send_payload(render_alert(alert))
 
     def send_payload(self, payload: dict[str, Any]) -> DeliveryResult:
+        problems = inert_problems(payload)
+        if problems:
+            return DeliveryResult(DeliveryStatus.FAILED, f"payload is not inert: {'; '.join(problems[:3])}")
         try:
             url = self._url_provider()
         except Exception as exc:  # a missing or unreadable secret must not stop SNS

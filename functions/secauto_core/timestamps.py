@@ -33,7 +33,10 @@ def parse_timestamp(value: object) -> datetime:
         moment = _parse_text(value.strip())
     else:
         raise TimestampError(f"not a timestamp: {value!r}")
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:  # an offset that moves year 1 or 9999 out of range
+        raise TimestampError(f"not a timestamp: {value!r}") from exc
 
 
 def _parse_text(text: str) -> datetime:

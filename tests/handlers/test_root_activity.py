@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from secauto_core import clients
-from secauto_core.asff_validator import REQUIRED, validate_finding
+from secauto_core.asff_validator import REQUIRED, AsffValidationError, validate_finding
+from secauto_core.slack_format import inert_problems
 from tests.conftest import load_event
 
 CAPABILITY = "root_activity"
@@ -254,61 +253,6 @@ def test_malformed_event_is_rejected_with_a_reason_and_parked_in_the_dlq(make_ac
     assert invocation.metrics.get("InvalidEvents") == 1
 
 
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=8,
-)
-_PATHS = [
-    ("id",),
-    ("time",),
-    ("account",),
-    ("detail",),
-    ("detail", "eventTime"),
-    ("detail", "eventID"),
-    ("detail", "userIdentity"),
-    ("detail", "userIdentity", "type"),
-    ("detail", "eventName"),
-    ("detail", "eventSource"),
-    ("detail", "awsRegion"),
-    ("detail", "sourceIPAddress"),
-    ("detail", "responseElements"),
-    ("detail", "additionalEventData"),
-    ("detail", "userAgent"),
-    ("detail", "userIdentity", "sessionContext"),
-]
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    name=st.sampled_from([case[0] for case in CASES]),
-    mutations=st.lists(st.tuples(st.sampled_from(_PATHS), st.booleans(), _JSON), min_size=1, max_size=4),
-)
-def test_mutated_events_never_raise(make_account, invoke, name, mutations):
-    event = root_event(name)
-    for path, delete, value in mutations:
-        target = event
-        for key in path[:-1]:
-            target = target.get(key) if isinstance(target, dict) else None
-        if isinstance(target, dict):
-            if delete:
-                target.pop(path[-1], None)
-            else:
-                target[path[-1]] = value
-    with make_account(CAPABILITY) as account:
-        invocation = invoke(CAPABILITY, event)
-        if invocation.result["status"] == "rejected":
-            assert invocation.result["reason"]
-            assert invocation.result["parked"] is True
-            assert "Rejected an event that cannot be processed" in invocation.log_messages("ERROR")
-            assert len(account.dlq_messages()) == 1
-        else:
-            assert invocation.result["status"] == "alerted"
-            assert len(account.sns_messages()) == 1
-
-
 def test_a_non_root_event_is_rejected_not_alerted(make_account, invoke):
     with make_account(CAPABILITY) as account:
         invocation = invoke(CAPABILITY, load_event("root_activity/iam_user_console_signin.json"))
@@ -316,3 +260,67 @@ def test_a_non_root_event_is_rejected_not_alerted(make_account, invoke):
         assert "not 'Root'" in invocation.result["reason"]
         assert account.sns_messages() == []
         assert len(account.dlq_messages()) == 1
+
+
+# Validated before anything is sent (the fuzzing of every handler is in test_fuzz_handlers.py)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "reason"),
+    [
+        (("account",), "not-an-account", "account: String should match pattern"),
+        (("account",), "١٢٣٤٥٦٧٨٩٠١٢", "account: String should match pattern"),
+        (("region",), "us-east-1\u202e", "region: String should match pattern"),
+        (("detail", "awsRegion"), "Mars", "detail.awsRegion: String should match pattern"),
+        (("detail", "eventTime"), "9999-12-31T23:00:00-05:00", "detail.eventTime: Value error"),
+        (("detail", "eventTime"), "0001-01-01T00:00:00Z", "detail.eventTime: Value error"),
+        (("detail", "eventID"), "x" * 5000, "detail.eventID: String should match pattern"),
+    ],
+)
+def test_an_event_no_finding_could_be_made_of_is_rejected_before_anything_is_sent(
+    make_account, invoke, slack, where, value, reason
+):
+    # Given a root event whose account, Region, time or id ASFF, SNS or DynamoDB would refuse
+    event = root_event("root_console_signin_success_no_mfa.json")
+    target = event
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    with make_account(CAPABILITY) as account:
+        # When the handler runs
+        invocation = invoke(CAPABILITY, event)
+        # Then it is rejected and parked, and nothing went anywhere
+        assert invocation.result["status"] == "rejected"
+        assert invocation.result["reason"].startswith(f"not a root CloudTrail event: {reason}")
+        assert len(account.dlq_messages()) == 1
+        assert account.sns_messages() == [] and account.securityhub_findings() == []
+    assert slack.received() == []
+
+
+def test_the_finding_is_built_before_anything_is_sent(make_account, invoke, slack, monkeypatch):
+    # Given a finding that cannot be built (a rule the parsing would not know about)
+    from root_activity import service
+
+    def refuse(_spec: Any) -> dict[str, Any]:
+        raise AsffValidationError(["Title: a rule added later"])
+
+    monkeypatch.setattr(service, "build_finding", refuse)
+    with make_account(CAPABILITY) as account:
+        # When the handler runs, it fails (Lambda retries, then parks the event)...
+        with pytest.raises(AsffValidationError):
+            invoke(CAPABILITY, root_event("root_console_signin_success_no_mfa.json"))
+        # ...and no alert went out that a retry would send again
+        assert account.sns_messages() == [] and account.securityhub_findings() == []
+    assert slack.received() == []
+
+
+def test_invisible_characters_in_the_user_agent_are_shown_not_passed_to_slack(make_account, invoke, slack):
+    event = root_event("root_console_signin_failure.json")
+    event["detail"]["userAgent"] = "Mozilla/5.0 \u202egnp.exe\u202c @here \u200b\u200b<!channel>"
+    with make_account(CAPABILITY):
+        assert invoke(CAPABILITY, event).result["status"] == "alerted"
+    [payload] = slack.received()
+    fields = [f["text"] for block in payload["blocks"] for f in block.get("fields", [])]
+    user_agent = next(text for text in fields if text.startswith("User agent:"))
+    assert user_agent == "User agent: Mozilla/5.0 \ufffdgnp.exe\ufffd ＠here \ufffd&lt;!channel&gt;"
+    assert inert_problems(payload) == []

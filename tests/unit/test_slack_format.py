@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 import pytest
@@ -13,10 +14,40 @@ from unit_factories import make_alert
 
 from secauto_core.alert import Fact
 from secauto_core.severity import Severity
-from secauto_core.slack_format import TRUNCATION_MARKER, escape_text, render_alert
+from secauto_core.slack import SlackNotifier
+from secauto_core.slack_format import (
+    INVISIBLE_PLACEHOLDER,
+    TRUNCATION_MARKER,
+    escape_text,
+    inert_problems,
+    render_alert,
+    safe_url,
+)
 
 FOLDED = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 ENTITY = re.compile(r"&(amp|lt|gt);")
+BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+#: Invisible characters beyond the format (Cf) and surrogate (Cs) categories.
+INVISIBLE_LETTERS = "\u115f\u1160\u3164\uffa0\u034f"
+#: Bidirectional controls, zero-width characters, the BOM, a tag character, a lone surrogate.
+INVISIBLE = [
+    "\u202e",
+    "\u202a",
+    "\u2066",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\U000e0041",
+    "\ud800",
+    *INVISIBLE_LETTERS,
+]
 HOSTILE = [
     "<!channel>",
     "<!here>",
@@ -45,6 +76,10 @@ HOSTILE = [
     "é",
     "😀",
     " ",
+    "@channel",
+    "@here",
+    "@Everyone",
+    *INVISIBLE,
 ]
 fragment = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=15))
 hostile_text = st.lists(fragment, max_size=40).map("".join)
@@ -58,6 +93,21 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def invisible(char: str) -> bool:
+    return unicodedata.category(char) in ("Cf", "Cs") or char in INVISIBLE_LETTERS
+
+
+def shown(text: str) -> str:
+    """What escape_text shows of `text` before escaping: the reference, written independently."""
+    out: list[str] = []
+    for char in FOLDED.sub(" ", text):
+        if not invisible(char):
+            out.append(char)
+        elif not out or out[-1] != INVISIBLE_PLACEHOLDER:
+            out.append(INVISIBLE_PLACEHOLDER)
+    return BROADCAST.sub(lambda m: "＠" + m.group()[1:], "".join(out)).strip()
 
 
 def text_objects(node: Any) -> list[dict[str, Any]]:
@@ -81,6 +131,17 @@ def all_strings(node: Any) -> list[str]:
         return [s for key, value in node.items() for s in [key, *all_strings(value)]]
     if isinstance(node, list):
         return [s for value in node for s in all_strings(value)]
+    return []
+
+
+def keyed_strings(node: Any, key: str = "") -> list[tuple[str, str]]:
+    """Every string in `node` (keys included) with the key it is the value of."""
+    if isinstance(node, str):
+        return [(key, node)]
+    if isinstance(node, dict):
+        return [pair for name, value in node.items() for pair in [("", name), *keyed_strings(value, name)]]
+    if isinstance(node, list):
+        return [pair for value in node for pair in keyed_strings(value, key)]
     return []
 
 
@@ -135,7 +196,7 @@ def test_escape_text_properties(text, limit):
     assert not FOLDED.search(out)
     assert "&" not in ENTITY.sub("", out), "a bare or split entity survived"
     assert len(out) <= limit
-    folded = FOLDED.sub(" ", text).strip()
+    folded = shown(text)
     full_length = len(folded) + 4 * folded.count("&") + 3 * (folded.count("<") + folded.count(">"))
     if full_length <= limit:
         assert unescape(out) == folded
@@ -309,3 +370,111 @@ def test_many_facts_never_exceed_fifty_blocks():
 def test_empty_summary_still_renders_valid_text(summary):
     section = render_alert(make_alert(summary=summary))["blocks"][2]
     assert len(section["text"]["text"]) >= 1
+
+
+# invisible characters, mentions, URLs ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("invoice\u202eexe.pdf", "invoice\ufffdexe.pdf"),
+        ("evil\u200b\u200c\u200d.example", "evil\ufffd.example"),
+        ("\u2066admin\u2069", "\ufffdadmin\ufffd"),
+        ("\ufeffbom", "\ufffdbom"),
+        ("tag\U000e0041\U000e0042", "tag\ufffd"),
+        ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+        ("hangul\u3164filler", "hangul\ufffdfiller"),
+        ("\u200b", "\ufffd"),
+        ("ping @channel and @HERE, not @hereafter", "ping ＠channel and ＠HERE, not @hereafter"),
+        ("@chan\u200bnel", "@chan\ufffdnel"),
+        ("café 😀 ok", "café 😀 ok"),
+    ],
+)
+def test_invisible_characters_are_shown_as_one_placeholder_per_run(raw, escaped):
+    assert escape_text(raw) == escaped
+
+
+def test_a_console_url_is_https_only_and_encoded_beyond_url_syntax():
+    url = (
+        "https://us-east-1.console.aws.amazon.com/guardduty/home?region=us-east-1#/findings?fId=a\u202eb c<d>"
+    )
+    assert safe_url(url) == (
+        "https://us-east-1.console.aws.amazon.com/guardduty/home?region=us-east-1#/findings?fId=a%E2%80%AEb%20c%3Cd%3E"
+    )
+    assert safe_url("javascript:alert(1)") is None
+    assert safe_url("http://example.com") is None
+    assert safe_url("https://x.example/" + "a" * 3000) is None
+    payload = render_alert(make_alert(console_url="slack://open"))
+    assert [block["type"] for block in payload["blocks"]] == ["header", "context", "section", "section"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        ({"text": "<!channel>"}, "text: an unescaped < or >"),
+        ({"blocks": [{"type": "plain_text", "text": "a & b"}]}, "text: an & that starts no entity"),
+        ({"text": "zero\u200bwidth"}, "text: a control or invisible character"),
+        ({"text": "two\nlines"}, "text: a control or invisible character"),
+        ({"text": "hi @here"}, "text: a broadcast mention"),
+        ({"blocks": [{"type": "actions", "elements": [{"url": "http://x"}]}]}, "url: not an https URL"),
+    ],
+)
+def test_inert_problems_names_what_is_wrong(payload, problem):
+    [found] = inert_problems(payload)
+    assert found.startswith(problem)
+
+
+def test_the_notifier_refuses_a_payload_that_is_not_inert():
+    asked = []
+
+    def url() -> str:
+        asked.append(True)
+        return "http://127.0.0.1:9/services/T0/B0/never"
+
+    result = SlackNotifier(url).send_payload({"text": "<!channel> \u202e"})
+    assert result.status.value == "failed"
+    assert result.detail.startswith("payload is not inert: text:")
+    assert asked == [], "nothing was even addressed"
+
+
+any_text = st.text(alphabet=st.characters(exclude_categories=()), max_size=60)
+#: Every category (surrogates, format, control, unassigned, private use included), mixed with
+#: the known hostile fragments, and long enough to be cut.
+inert_input = st.one_of(
+    any_text,
+    st.lists(st.one_of(st.sampled_from(HOSTILE), any_text), max_size=20).map("".join),
+    st.tuples(any_text, st.integers(min_value=1, max_value=200)).map(lambda t: t[0] * t[1]),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=inert_input, severity=st.sampled_from(list(Severity)))
+def test_invariant_slack_text_is_inert(text, severity):
+    # Given attacker text in every field an alert renders (the URL's path included)
+    alert = make_alert(
+        severity=severity,
+        title=text,
+        summary=text,
+        account_alias=text or None,
+        facts=(Fact(label=text, value=text), Fact(label="User agent", value=text)),
+        labels=(text,),
+        console_url=f"https://us-east-1.console.aws.amazon.com/cloudtrail/home#/events/{text}",
+    )
+    # When it is rendered for Slack
+    payload = render_alert(alert)
+    # Then no string of the payload carries a format or other invisible character, markup that
+    # Slack would act on (a bare <, > or &) or a broadcast mention; the button's URL is encoded
+    for key, value in keyed_strings(payload):
+        assert not any(invisible(char) for char in value), ascii(value)
+        if key == "url":
+            assert value.startswith("https://") and value.isascii() and value.isprintable()
+            assert not any(char in value for char in ' <>"|'), ascii(value)
+            continue
+        assert not FOLDED.search(value), ascii(value)
+        assert "<" not in value and ">" not in value, ascii(value)
+        assert "&" not in ENTITY.sub("", value), ascii(value)
+        assert not BROADCAST.search(value), ascii(value)
+    assert inert_problems(payload) == []
+    # and the payload still says something in every text object Slack requires
+    assert all(obj["text"] for obj in text_objects(payload["blocks"]))
