@@ -51,7 +51,7 @@ def _auto_block_counts(result: dict[str, Any]) -> str:
         "candidates": result.get("candidates", 0),
         "detections": len(result["detections"]),
         **{key: len(result.get(key) or []) for key in ("blocked", "extended", "would_block", "allowlisted")},
-        **{key: len(result.get(key) or []) for key in ("released", "deferred", "errors")},
+        **{key: len(result.get(key) or []) for key in ("refused", "released", "deferred", "errors")},
         "active": result.get("active_blocks", 0),
     }
     shown = " ".join(
@@ -81,6 +81,8 @@ def _result_details(result: Any) -> list[str]:
         lines.append(f"would block {source} (dry run): {reasons.get(source, '')}")
     for row in result.get("allowlisted", [])[:_LISTED]:
         lines.append(f"not blocked {row['source']}: allowlisted by {row['allowed_by']}: {row['reason']}")
+    for row in result.get("refused", [])[:_LISTED]:
+        lines.append(f"not blocked {row['source']}: refused: {row['reason']}")
     for source in result.get("deferred", [])[:_LISTED]:
         lines.append(f"deferred {source} (over the run's cap)")
     unblocked = "would unblock" if result.get("status") == "dry run" else "unblocked"

@@ -7,6 +7,10 @@ columns are picked with `itemgetter`, and `Counter` (its C loop) counts (source,
 (source, destination) pairs. Python code then runs once per distinct pair, not per record, and
 keeps at most `cap` ports and addresses per source (a detector only needs to know a threshold was
 passed), so memory grows with the number of sources, not of records.
+
+A source is an address, never a network: a candidate whose source field is anything but a single
+address (`10.0.0.0/8`, garbage) is not counted as a source; its records count as bad records.
+Only candidates are checked (a handful per block), so the check costs nothing per record.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
 from typing import TYPE_CHECKING
+
+from auto_block.blockable import parse_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -164,6 +170,30 @@ def _prefer(preferred: list[bytes] | None, fallback: list[bytes]) -> list[bytes]
     return [value if value != _MISSING else other for value, other in zip(preferred, fallback, strict=True)]
 
 
+def _is_address(source: bytes) -> bool:
+    try:
+        parse_source(source.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+def _drop_non_addresses(candidates: set[bytes], sources: list[bytes], counts: FlowCounts) -> set[bytes]:
+    """Remove candidates whose source is not a single address (returned); their records are
+    bad records."""
+    bogus = {source for source in candidates if not _is_address(source)}
+    if not bogus:
+        return bogus
+    candidates -= bogus
+    for source, records in Counter(compress(sources, map(bogus.__contains__, sources))).items():
+        counts.records -= records
+        counts.bad_records += records
+        if len(counts.bad_samples) < MAX_BAD_SAMPLES:
+            text = source[:80].decode("utf-8", "replace")
+            counts.bad_samples.append(f"{records} record(s) whose source is not a single address: {text}")
+    return bogus
+
+
 def count_lines(
     lines: list[bytes], fmt: FlowFormat, *, cap: int, candidate_min: int = CANDIDATE_MIN
 ) -> FlowCounts:
@@ -224,6 +254,8 @@ def _count_columns(columns: _Columns, counts: FlowCounts, cap: int, candidate_mi
     candidates.update(source for source, n in distinct_ports.items() if n >= candidate_min)
     candidates.update(source for source, n in distinct_hosts.items() if n >= candidate_min)
     candidates.discard(_MISSING)
+    for source in _drop_non_addresses(candidates, sources, counts):
+        rejected.pop(source, None)
     if not candidates:
         return
     activity = counts.sources

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from auto_block.model import Detection, as_network
+from auto_block.blockable import parse_source
+from auto_block.model import Detection
 
 if TYPE_CHECKING:
-    import ipaddress
     from collections.abc import Iterable
 
+    from auto_block.model import Network
     from auto_block.settings import AutoBlockSettings
     from auto_block.windows import WindowTotals
 
@@ -35,9 +36,10 @@ GUARDDUTY_TYPES = frozenset(
 )
 
 
-def _network(address: str) -> Any:
+def _network(address: str) -> Network | None:
+    """A source as a single address (its /32 or /128), or None: a CIDR is never a source."""
     try:
-        return as_network(address)
+        return parse_source(address)
     except ValueError:
         return None
 
@@ -78,11 +80,11 @@ def _remote_addresses(action: dict[str, Any]) -> list[str]:
     probe = action.get("portProbeAction") or {}
     for detail in probe.get("portProbeDetails") or []:
         remote = detail.get("remoteIpDetails") or {}
-        addresses += [remote[k] for k in ("ipAddressV4", "ipAddressV6") if remote.get(k)]
+        addresses += [remote[k] for k in ("ipAddressV4", "ipAddressV6") if isinstance(remote.get(k), str)]
     connection = action.get("networkConnectionAction") or {}
     if connection.get("connectionDirection", "INBOUND") == "INBOUND":
         remote = connection.get("remoteIpDetails") or {}
-        addresses += [remote[k] for k in ("ipAddressV4", "ipAddressV6") if remote.get(k)]
+        addresses += [remote[k] for k in ("ipAddressV4", "ipAddressV6") if isinstance(remote.get(k), str)]
     return addresses
 
 
@@ -98,12 +100,10 @@ def guardduty_detections(detail: dict[str, Any]) -> list[Detection]:
     severity = float(detail.get("severity", 5))
     found = []
     for address in dict.fromkeys(_remote_addresses(action)):
+        # Loopback, private, reserved, ... addresses are refused (with the reason) where a
+        # detection becomes a block: `blockable.vet`, in the service and the block table.
         network = _network(address)
-        # Never a loopback, link-local, multicast or unspecified address; private and reserved
-        # ranges are for the allowlist (own VPCs, allowCidrs) to decide.
-        if network is None or network.is_loopback or network.is_link_local or network.is_multicast:
-            continue
-        if network.is_unspecified:
+        if network is None:
             continue
         reason = f"GuardDuty {finding_type} (severity {severity:g}), finding {detail.get('id', '?')}"
         evidence: dict[str, int | str] = {"finding_id": str(detail.get("id", "")), "type": finding_type}
@@ -128,7 +128,7 @@ def alb_detections(summary: dict[str, Any], settings: AutoBlockSettings) -> list
 
 def strongest(detections: Iterable[Detection]) -> list[Detection]:
     """One detection per source: the most severe (the others' reasons joined to it)."""
-    by_source: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, list[Detection]] = {}
+    by_source: dict[Network, list[Detection]] = {}
     for detection in detections:
         by_source.setdefault(detection.source, []).append(detection)
     merged = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -11,24 +12,35 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Block",
+    "DesiredBlocks",
     "Detection",
     "NaclWindow",
     "Network",
     "WafIpSetRef",
     "as_network",
+    "load_desired",
 ]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def as_network(value: str) -> Network:
-    """An address or CIDR as a network: a bare address becomes its /32 (or /128)."""
-    return ipaddress.ip_network(value.strip(), strict=False)
+    """An address or a CIDR as written, as a network: a bare address becomes its /32 (or /128).
+
+    Strict: `203.0.113.7/24` (host bits set) raises `ValueError`; it is never widened to
+    203.0.113.0/24. Sources seen by automation go through `blockable.parse_source` instead,
+    which takes single addresses only.
+    """
+    return ipaddress.ip_network(value.strip(), strict=True)
 
 
 @dataclass(frozen=True)
 class Detection:
-    """One source a detector judged abusive, with the evidence."""
+    """One source a detector judged abusive, with the evidence.
+
+    Automation judges single addresses only: a detection by any detector but "manual" whose
+    source is a range cannot be made (a range can only be asked for by hand).
+    """
 
     source: Network
     detector: Literal["port_scan", "host_sweep", "reject_flood", "guardduty", "alb_top_talker", "manual"]
@@ -36,6 +48,12 @@ class Detection:
     severity: int
     reason: str
     evidence: dict[str, int | str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.detector != "manual" and self.source.num_addresses != 1:
+            raise ValueError(
+                f"{self.detector} detected {self.source}: automation blocks single addresses only"
+            )
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,15 @@ class Block:
 
     def active(self, now: datetime) -> bool:
         return self.expires_at > now
+
+
+#: The desired blocks, or a loader of them: a writer calls it after reading its target, so what it
+#: writes is never older than what it read (see the writers' docstrings).
+DesiredBlocks = Sequence[Block] | Callable[[], Sequence[Block]]
+
+
+def load_desired(desired: DesiredBlocks) -> Sequence[Block]:
+    return desired() if callable(desired) else desired
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,26 @@ Changes are applied as: deletes (entries no longer wanted), then replaces (a sta
 number reused for a new network of the same family, one atomic call), then creates at the
 lowest free numbers. Deleting first means the family count never exceeds the quota in between;
 entries that stay are never touched, so a wanted block is never lifted, even briefly.
+
+What is never written: anything `blockable.refusal` refuses (0.0.0.0/0, ::/0, a range wider
+than the policy's minimum, a private or special address unless allowed), even when the block
+table holds it (a row written by hand or by an older version); it is reported as `refused`.
+
+Concurrent writers. An ACL has no lock token, so this writer converges instead. The caller
+passes a loader of the block table's active rows (`DesiredBlocks`). Each round reads the ACL,
+THEN loads the table, plans, and applies; a round that changed anything is followed by another,
+until a round finds nothing to change (at most `MAX_ROUNDS`). Why that is enough, when every run
+that changed the table runs this writer after its change: let W be the last successful ACL
+change of all, by writer P. P's round after W read the final ACL and then the table, and found
+nothing to change (anything it had applied would have succeeded, after W). A table change C
+after that read was followed by its own run's writer, all of whose reads came after W: its last
+round found the final ACL matching the table as read after C. So the final ACL matches the
+table's last state. Two more measures keep a concurrent change from lifting a block even
+briefly: right before deleting or replacing entries, the table is loaded again, and an entry
+whose network became active since the plan is left in place; and calls that fail because
+another writer got there first (a rule number taken, an entry already gone) are simply redone
+from a fresh read in the next round (`recovered`), only reported as `errors` if the writer
+cannot settle.
 """
 
 from __future__ import annotations
@@ -32,6 +52,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from auto_block.blockable import DEFAULT_POLICY, BlockPolicy, refusal
+from auto_block.model import load_desired
 from secauto_core.observability import MetricUnit, logger, metrics
 
 if TYPE_CHECKING:
@@ -40,9 +62,10 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import NetworkAclEntryTypeDef, NetworkAclTypeDef
 
-    from auto_block.model import Block, NaclWindow, Network
+    from auto_block.model import Block, DesiredBlocks, NaclWindow, Network
 
 __all__ = [
+    "MAX_ROUNDS",
     "AclEntry",
     "NaclPlan",
     "NaclResult",
@@ -56,6 +79,8 @@ __all__ = [
 #: Rule numbers a user may give; the default deny rules sit above (32767 IPv4, 32768 IPv6).
 MIN_RULE, MAX_RULE = 1, 32766
 _EVERYWHERE = {"0.0.0.0/0", "::/0"}
+#: Read-plan-apply rounds before a writer that cannot settle reports its failures.
+MAX_ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -100,6 +125,15 @@ class NaclPlan:
     create: list[tuple[int, Network]]
     evicted: list[Block]
     warnings: list[str]
+    #: Desired blocks never written, with why (`blockable.refusal`).
+    refused: list[tuple[Block, str]] = field(default_factory=list)
+    #: The networks this plan was made to deny (the desired blocks it saw, refused ones aside).
+    desired: frozenset[Network] = frozenset()
+
+    @property
+    def settled(self) -> bool:
+        """Whether the window already denies exactly the chosen blocks."""
+        return not (self.delete or self.replace or self.create)
 
 
 @dataclass
@@ -116,10 +150,17 @@ class NaclResult:
     kept: list[str] = field(default_factory=list)
     #: Active blocks with no room in the window (the oldest); WAF still blocks them.
     evicted: list[Block] = field(default_factory=list)
-    #: Calls that failed; the next run retries them from what the ACL then holds.
+    #: Calls that failed and were not made good by a later round (the writer did not settle);
+    #: the next run retries them from what the ACL then holds.
     errors: list[str] = field(default_factory=list)
+    #: Calls that failed (another writer got there first) and that a later round made good.
+    recovered: list[str] = field(default_factory=list)
     #: Configuration problems that make the window ineffective (an allow-all before it).
     warnings: list[str] = field(default_factory=list)
+    #: Desired blocks never written, with why (`blockable.refusal`).
+    refused: list[tuple[Block, str]] = field(default_factory=list)
+    #: Read-plan-apply rounds made (1 when the window already matched).
+    rounds: int = 0
 
 
 def _entry(raw: NetworkAclEntryTypeDef) -> AclEntry:
@@ -199,9 +240,29 @@ def _shadowing_allows(entries: Iterable[AclEntry], window: NaclWindow) -> list[s
     ]
 
 
-def plan_nacl(entries: Sequence[AclEntry], window: NaclWindow, desired: Sequence[Block]) -> NaclPlan:
-    """What to keep, delete, replace and create so the window denies the chosen blocks."""
-    chosen, evicted = choose_blocks(desired, window.size, quota_room(entries, window))
+def _writable(blocks: Sequence[Block], policy: BlockPolicy) -> tuple[list[Block], list[tuple[Block, str]]]:
+    fine: list[Block] = []
+    refused: list[tuple[Block, str]] = []
+    for block in blocks:
+        why = refusal(block.network, policy)
+        if why is None:
+            fine.append(block)
+        else:
+            refused.append((block, why))
+    return fine, refused
+
+
+def plan_nacl(
+    entries: Sequence[AclEntry],
+    window: NaclWindow,
+    desired: Sequence[Block],
+    policy: BlockPolicy = DEFAULT_POLICY,
+) -> NaclPlan:
+    """What to keep, delete, replace and create so the window denies the chosen blocks.
+
+    Blocks the policy refuses are never chosen (and an entry denying one is removed)."""
+    allowed, refused = _writable(desired, policy)
+    chosen, evicted = choose_blocks(allowed, window.size, quota_room(entries, window))
     wanted = {block.network for block in chosen}
     in_window = [entry for entry in entries if entry.rule_number in window.rule_numbers]
     kept: list[AclEntry] = []
@@ -234,6 +295,8 @@ def plan_nacl(entries: Sequence[AclEntry], window: NaclWindow, desired: Sequence
         create=list(zip(free, missing, strict=False)),
         evicted=evicted,
         warnings=_shadowing_allows(entries, window),
+        refused=refused,
+        desired=frozenset(block.network for block in allowed),
     )
 
 
@@ -254,27 +317,47 @@ def _failure(acl_id: str, action: str, exc: Any) -> str:
     return f"{acl_id}: {action} failed: {error.get('Code', type(exc).__name__)}: {error.get('Message', exc)}"
 
 
-def _apply(ec2: EC2Client, acl_id: str, plan: NaclPlan, result: NaclResult) -> None:
-    """Deletes, then replaces, then creates; a failed call is recorded and the rest go on."""
+def _apply(
+    ec2: EC2Client, acl_id: str, plan: NaclPlan, result: NaclResult, spare: frozenset[Network]
+) -> list[str]:
+    """Deletes, then replaces, then creates; the failed calls' messages (the rest go on).
+
+    An entry whose network is in `spare` (it became active after the plan) is neither deleted nor
+    replaced: the next round, with the fresh table, decides."""
+    failures: list[str] = []
     for entry in plan.delete:
+        if entry.network in spare:
+            continue
         try:
             ec2.delete_network_acl_entry(NetworkAclId=acl_id, RuleNumber=entry.rule_number, Egress=False)
             result.deleted.append(entry.label)
         except ec2.exceptions.ClientError as exc:
-            result.errors.append(_failure(acl_id, f"deleting rule {entry.rule_number} ({entry.cidr})", exc))
+            failures.append(_failure(acl_id, f"deleting rule {entry.rule_number} ({entry.cidr})", exc))
     for entry, network in plan.replace:
+        if entry.network in spare:
+            continue
         try:
             ec2.replace_network_acl_entry(**_deny_params(acl_id, entry.rule_number, network))
             result.deleted.append(entry.label)
             result.created.append(str(network))
         except ec2.exceptions.ClientError as exc:
-            result.errors.append(_failure(acl_id, f"replacing rule {entry.rule_number} with {network}", exc))
+            failures.append(_failure(acl_id, f"replacing rule {entry.rule_number} with {network}", exc))
     for number, network in plan.create:
         try:
             ec2.create_network_acl_entry(**_deny_params(acl_id, number, network))
             result.created.append(str(network))
         except ec2.exceptions.ClientError as exc:
-            result.errors.append(_failure(acl_id, f"creating rule {number} for {network}", exc))
+            failures.append(_failure(acl_id, f"creating rule {number} for {network}", exc))
+    return failures
+
+
+def _became_active(plan: NaclPlan, desired: DesiredBlocks, policy: BlockPolicy) -> frozenset[Network]:
+    """Networks active (and writable) now that the plan did not know about (only worth a read
+    when the plan removes something, and only possible when the caller passed a loader)."""
+    if not (plan.delete or plan.replace) or not callable(desired):
+        return frozenset()
+    writable, _ = _writable(desired(), policy)
+    return frozenset(block.network for block in writable) - plan.desired
 
 
 def _report(window: NaclWindow, plan: NaclPlan) -> None:
@@ -294,32 +377,60 @@ def _report(window: NaclWindow, plan: NaclPlan) -> None:
         )
 
 
-def reconcile_nacl(
-    ec2: EC2Client, window: NaclWindow, desired: Sequence[Block], *, dry_run: bool = False
-) -> NaclResult:
-    """Make `window`'s ingress rules deny the newest desired blocks that fit; touch nothing else.
-
-    `desired` is the full set of active blocks (both IP versions). Reads the ACL once; a dry
-    run returns the plan without changing anything. Failed calls land in `errors` rather
-    than raising; a missing ACL or an invalid window raises.
-    """
-    _check_window(window)
+def _read(ec2: EC2Client, window: NaclWindow) -> list[AclEntry]:
     acls = ec2.describe_network_acls(NetworkAclIds=[window.acl_id])["NetworkAcls"]
     if not acls:
         raise LookupError(f"network ACL {window.acl_id} not found")
-    plan = plan_nacl(ingress_entries(acls[0]), window, desired)
-    _report(window, plan)
-    result = NaclResult(
-        acl_id=window.acl_id,
-        kept=[entry.label for entry in plan.kept],
-        evicted=plan.evicted,
-        warnings=plan.warnings,
-    )
-    if dry_run:
-        result.deleted = [entry.label for entry in plan.delete] + [entry.label for entry, _ in plan.replace]
-        result.created = [str(network) for _, network in plan.replace] + [str(n) for _, n in plan.create]
-    else:
-        _apply(ec2, window.acl_id, plan, result)
-    denied = set(result.kept) | set(result.created)
+    return ingress_entries(acls[0])
+
+
+def _settle(result: NaclResult, plan: NaclPlan) -> None:
+    """Fill the result from the plan of the last round (nothing left to change, or a dry run)."""
+    created = set(result.created)
+    result.kept = [entry.label for entry in plan.kept if entry.label not in created]
+    result.evicted, result.refused = plan.evicted, plan.refused
+    denied = {entry.label for entry in plan.kept} | created
     result.deleted = sorted({label for label in result.deleted if label not in denied})
+
+
+def reconcile_nacl(
+    ec2: EC2Client,
+    window: NaclWindow,
+    desired: DesiredBlocks,
+    *,
+    dry_run: bool = False,
+    policy: BlockPolicy = DEFAULT_POLICY,
+    max_rounds: int = MAX_ROUNDS,
+) -> NaclResult:
+    """Make `window`'s ingress rules deny the newest desired blocks that fit; touch nothing else.
+
+    `desired` is the full set of active blocks (both IP versions), or, as callers that race
+    other writers must pass, a loader of it, called after each read of the ACL. Rounds of read,
+    load, plan, apply until a round finds nothing to change (see the module docstring); a dry
+    run makes one round and changes nothing. Failed calls are retried by the next round and land
+    in `errors` only when the writer cannot settle; a missing ACL or an invalid window raises.
+    """
+    _check_window(window)
+    result = NaclResult(acl_id=window.acl_id)
+    pending: list[str] = []
+    for round_number in range(1, max_rounds + 1):
+        result.rounds = round_number
+        plan = plan_nacl(_read(ec2, window), window, load_desired(desired), policy)
+        if round_number == 1:
+            _report(window, plan)
+            result.warnings = plan.warnings
+        if dry_run:
+            result.deleted = [entry.label for entry in plan.delete] + [e.label for e, _ in plan.replace]
+            result.created = [str(network) for _, network in plan.replace] + [str(n) for _, n in plan.create]
+            _settle(result, plan)
+            return result
+        if plan.settled:
+            result.recovered = pending
+            _settle(result, plan)
+            return result
+        pending += _apply(ec2, window.acl_id, plan, result, _became_active(plan, desired, policy))
+    result.errors = [*dict.fromkeys(pending)] or [
+        f"{window.acl_id}: the window and the block table kept changing for {max_rounds} rounds"
+    ]
+    _settle(result, plan)
     return result

@@ -40,6 +40,8 @@ def run_alert(report: RunReport, account: str, region: str, alias: str | None, n
         facts.append(Fact(label=f"would block {detection.source}", value=detection.reason))
     for detection, allowed in report.allowlisted[:_LISTED]:
         facts.append(Fact(label=f"allowlisted {detection.source}", value=f"in {allowed}: {detection.reason}"))
+    for refused in report.refused[:_LISTED]:
+        facts.append(Fact(label=f"refused {refused.source}", value=f"never blocked: {refused.reason}"))
     for block in report.released[:_LISTED]:
         facts.append(Fact(label=f"unblocked {block.network}", value=f"expired {_until(block)}"))
     if report.dropped:
@@ -64,7 +66,8 @@ def run_alert(report: RunReport, account: str, region: str, alias: str | None, n
     summary = (
         f"{report.trigger}: {report.records} records, {len(report.detections)} detection(s), "
         f"{len(report.blocked)} new block(s), {len(report.extended)} extended, "
-        f"{len(report.allowlisted)} allowlisted, {report.active} active block(s) enforced."
+        f"{len(report.allowlisted)} allowlisted, {len(report.refused)} refused, "
+        f"{report.active} active block(s) enforced."
     )
     return Alert(
         capability=CAPABILITY,

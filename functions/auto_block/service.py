@@ -3,6 +3,11 @@
 Every entry point (a flow-log file, a subscription batch, a GuardDuty finding, an ALB summary,
 the sweeper, the `secauto block` command) ends in `_enforce`: the WAF IP sets and the network
 ACLs are made to match the active rows of the block table, which is the single source of truth.
+The writers get a loader of the table, not a snapshot, so a run never removes a block another
+run recorded meanwhile (the writers' docstrings give the argument).
+
+What may be blocked is decided by `blockable.vet`, here (to report every refusal with its
+reason) and again where a block is recorded (`block_table.record_block`), which no path skips.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from auto_block.allowlist import Allowlist, AllowlistUnavailable, aws_service_ranges, own_vpc_ranges
 from auto_block.block_table import load_blocks, record_block, release_block
+from auto_block.blockable import BlockPolicy, BlockRefused, vet
 from auto_block.counting import FlowCounts, count_lines
 from auto_block.detect import alb_detections, guardduty_detections, judge_window, strongest
 from auto_block.flowfile import COUNT_CAP, count_stream
@@ -42,6 +48,19 @@ __all__ = ["MAX_WINDOW_UPDATES", "AutoBlocker", "RunReport"]
 MAX_WINDOW_UPDATES = 2_000
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A source that was not (or, found in the block table, is not) blocked, and why."""
+
+    source: str
+    reason: str
+    #: Who asked for the block: a detector, "manual", or "block table" (a row a writer refused).
+    by: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"source": self.source, "reason": self.reason, "by": self.by}
+
+
 @dataclass
 class RunReport:
     """What one run saw and did."""
@@ -56,6 +75,9 @@ class RunReport:
     candidates: int = 0
     detections: list[Detection] = field(default_factory=list)
     allowlisted: list[tuple[Detection, str]] = field(default_factory=list)
+    #: Never blocked: ranges from automation, the whole internet, too wide a range, private or
+    #: special addresses (`blockable.vet`), with the reason.
+    refused: list[Refused] = field(default_factory=list)
     deferred: list[Detection] = field(default_factory=list)
     would_block: list[Detection] = field(default_factory=list)
     blocked: list[Block] = field(default_factory=list)
@@ -78,6 +100,7 @@ class RunReport:
             "candidates": self.candidates,
             "detections": [_detection_row(d) for d in self.detections],
             "allowlisted": [{**_detection_row(d), "allowed_by": allowed} for d, allowed in self.allowlisted],
+            "refused": [refused.as_dict() for refused in self.refused],
             "deferred": [str(d.source) for d in self.deferred],
             "would_block": [str(d.source) for d in self.would_block],
             "blocked": [_block_row(b) for b in self.blocked],
@@ -183,12 +206,17 @@ class AutoBlocker:
         self._notify(report)
         return report
 
-    def block(self, network: Network, *, duration: timedelta, reason: str) -> RunReport:
-        """A manual block (`secauto block`), through the same table and writers."""
+    def block(
+        self, network: Network, *, duration: timedelta, reason: str, allow_range: bool = False
+    ) -> RunReport:
+        """A manual block (`secauto block`), through the same vetting, table and writers.
+
+        A range is blocked only with `allow_range` (`--range`), and never wider than the
+        configured minimum prefix; a refusal is in the report's `refused`, with the reason."""
         report = RunReport(trigger="manual block", enforce=True)
         detection = Detection(network, "manual", 100, reason)
         self.settings = self.settings.model_copy(update={"enforce": True})
-        return self._act([detection], report, duration=duration)
+        return self._act([detection], report, duration=duration, allow_range=allow_range)
 
     def unblock(self, network: Network) -> RunReport:
         report = RunReport(trigger="manual unblock", enforce=True)
@@ -248,7 +276,12 @@ class AutoBlocker:
         return self._allowlist
 
     def _act(
-        self, found: list[Detection], report: RunReport, *, duration: timedelta | None = None
+        self,
+        found: list[Detection],
+        report: RunReport,
+        *,
+        duration: timedelta | None = None,
+        allow_range: bool = False,
     ) -> RunReport:
         report.detections = strongest(found)
         if report.detections:
@@ -259,63 +292,138 @@ class AutoBlocker:
                 report.errors.append(f"nothing blocked: {exc}")
                 self._notify(report)
                 return report
-            vetted = []
-            for detection in report.detections:
-                allowed = allowlist.covers(detection.source)
-                if allowed is None:
-                    vetted.append(detection)
-                else:
-                    report.allowlisted.append((detection, str(allowed)))
-            cap = self.settings.max_new_blocks_per_run
-            vetted, report.deferred = vetted[:cap], vetted[cap:]
+            vetted = self._vet(report, allowlist, allow_range=allow_range)
             if not report.enforce:
-                report.would_block = vetted
+                self._plan(vetted, report)
             else:
-                for detection in vetted:
-                    block, new = record_block(
-                        self.table, detection, self.settings, self.now, duration=duration
-                    )
-                    (report.blocked if new else report.extended).append(block)
+                self._record(vetted, report, allowlist, duration=duration, allow_range=allow_range)
         if report.enforce and (report.blocked or report.extended or report.trigger == "sweeper"):
             self._enforce(report)
         self._notify(report)
         metrics.add_metric(name="SourcesBlocked", unit=MetricUnit.Count, value=len(report.blocked))
         return report
 
+    def _vet(self, report: RunReport, allowlist: Allowlist, *, allow_range: bool) -> list[Detection]:
+        """The detections that may be blocked; the others are reported, each with its reason."""
+        policy = BlockPolicy.of(self.settings)
+        vetted = []
+        for detection in report.detections:
+            verdict = vet(detection.source, policy, allowlist, allow_range=allow_range)
+            if verdict is None:
+                vetted.append(detection)
+            elif verdict.allowed_by is not None:
+                report.allowlisted.append((detection, str(verdict.allowed_by)))
+            else:
+                report.refused.append(Refused(str(detection.source), verdict.reason, detection.detector))
+        if report.refused:
+            metrics.add_metric(name="SourcesRefused", unit=MetricUnit.Count, value=len(report.refused))
+        return vetted
+
+    def _plan(self, vetted: list[Detection], report: RunReport) -> None:
+        """A dry run: what would be blocked, the cap counting new blocks only (as `_record`)."""
+        active = {block.network for block in self._rows() if block.active(self.now)}
+        new = 0
+        for detection in vetted:
+            if detection.source in active:
+                report.would_block.append(detection)
+            elif new < self.settings.max_new_blocks_per_run:
+                new += 1
+                report.would_block.append(detection)
+            else:
+                report.deferred.append(detection)
+
+    def _rows(self) -> list[Block]:
+        """The block table (a dry run without a state table sees it empty)."""
+        return load_blocks(self.table) if self.runtime.state_table else []
+
+    def _record(
+        self,
+        vetted: list[Detection],
+        report: RunReport,
+        allowlist: Allowlist,
+        *,
+        duration: timedelta | None,
+        allow_range: bool,
+    ) -> None:
+        """Record each block; once the run's cap of new blocks is reached, only extensions."""
+        cap = self.settings.max_new_blocks_per_run
+        for detection in vetted:
+            try:
+                recorded = record_block(
+                    self.table,
+                    detection,
+                    self.settings,
+                    self.now,
+                    allowlist=allowlist,
+                    duration=duration,
+                    allow_range=allow_range,
+                    allow_new=len(report.blocked) < cap,
+                )
+            except BlockRefused as exc:  # vetted above: only a changed allowlist gets here
+                report.refused.append(Refused(str(exc.network), exc.reason, detection.detector))
+                continue
+            if recorded is None:
+                report.deferred.append(detection)
+            else:
+                (report.blocked if recorded.new else report.extended).append(recorded.block)
+
     def _enforce(self, report: RunReport) -> None:
-        """Make every WAF IP set and network ACL match the active rows of the block table."""
-        blocks = load_blocks(self.table)
-        active = [block for block in blocks if block.active(self.now)]
-        report.active = len(active)
-        by_key = {block.key: block for block in blocks}
+        """Make every WAF IP set and network ACL match the active rows of the block table.
+
+        Each writer gets a loader, not a snapshot: it reads its target, then the table, so what
+        it writes is never older than what it read; the last rows loaded are what is reported."""
+        policy = BlockPolicy.of(self.settings)
+        latest: list[Block] = []
+
+        def active_blocks() -> list[Block]:
+            latest[:] = load_blocks(self.table)
+            return [block for block in latest if block.active(self.now)]
+
         dry_run = not self.settings.enforce
         removed: set[str] = set()
+        refused: dict[str, str] = {}
         for ref in self.settings.waf_ip_sets:
             try:
                 result = reconcile_ip_set(
-                    clients.client("wafv2", region_name=ref.region), ref, active, dry_run=dry_run
+                    clients.client("wafv2", region_name=ref.region),
+                    ref,
+                    active_blocks,
+                    dry_run=dry_run,
+                    policy=policy,
                 )
             except Exception as exc:  # one target failing must not stop the others
                 report.errors.append(f"WAF IP set {ref.name}: {exc}")
                 continue
             removed.update(result.removed)
+            refused.update((block.key, why) for block, why in result.refused)
             report.dropped += [f"{b.network} not in {ref.name} (over its capacity)" for b in result.dropped]
             report.targets.append(
                 {"target": f"waf:{ref.scope}:{ref.name}", "added": result.added, "removed": result.removed}
             )
         for window in self.settings.network_acls:
             try:
-                nacl = reconcile_nacl(clients.client("ec2"), window, active, dry_run=dry_run)
+                nacl = reconcile_nacl(
+                    clients.client("ec2"), window, active_blocks, dry_run=dry_run, policy=policy
+                )
             except Exception as exc:
                 report.errors.append(f"network ACL {window.acl_id}: {exc}")
                 continue
             report.errors += nacl.errors
+            refused.update((block.key, why) for block, why in nacl.refused)
             report.dropped += [f"{b.network} not in {window.acl_id} (window full)" for b in nacl.evicted]
             removed.update(nacl.deleted)
             report.targets.append(
                 {"target": f"nacl:{window.acl_id}", "added": nacl.created, "removed": nacl.deleted}
             )
+        rows = latest or load_blocks(self.table)
+        now_active = [block for block in rows if block.active(self.now)]
+        report.active = len(now_active)
+        known = {item.source for item in report.refused}
+        for source, why in sorted(refused.items()):
+            if source not in known:
+                report.refused.append(Refused(source, why, "block table"))
         # In a dry run nothing was removed, so nothing is announced as released.
+        by_key = {block.key: block for block in rows}
         report.released = [
             by_key[key]
             for key in sorted(removed)

@@ -34,12 +34,23 @@ class AutoBlockSettings(EnvSettings):
     allow_cidrs: tuple[str, ...] = ()
     allow_own_vpcs: bool = True
     allow_aws_ranges: bool = False
+    #: Private and shared sources outside the allowlist (RFC 1918, 100.64.0.0/10, IPv6
+    #: unique-local, ...: see `blockable`) are refused unless this is on. Leave it off when
+    #: peered VPCs, transit gateways or VPN clients reach the protected VPCs: blocking them cuts
+    #: off the organisation's own traffic. Loopback, link-local, multicast and reserved addresses
+    #: are refused whatever this says.
+    allow_private_sources: bool = False
+    #: The widest range a manual `secauto block --range` may block (automation only ever blocks
+    #: single addresses); anything wider, and 0.0.0.0/0 or ::/0 always, is refused everywhere.
+    min_range_prefix_v4: int = Field(default=24, ge=16, le=32)
+    min_range_prefix_v6: int = Field(default=48, ge=32, le=128)
     #: Blocks: the first lasts `block_minutes`, each repeat `escalation` times longer, at most
     #: `max_block_minutes`; a source's history is kept `history_days` after its last block.
     block_minutes: int = Field(default=60, ge=1)
     escalation: float = Field(default=4.0, ge=1.0)
     max_block_minutes: int = Field(default=7 * 24 * 60, ge=1)
     history_days: int = Field(default=30, ge=1)
+    #: New blocks (new offenses) one run may record; extending an active block does not count.
     max_new_blocks_per_run: int = Field(default=100, ge=1, le=10_000)
     waf_ip_sets: tuple[WafIpSetRef, ...] = ()
     network_acls: tuple[NaclWindow, ...] = ()

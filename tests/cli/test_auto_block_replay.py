@@ -144,3 +144,52 @@ def test_a_subscription_event_without_delivered_to_is_an_error(tmp_path: Path) -
     [outcome] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert outcome["handlers"] == [] and outcome["delivered_to"] is None
     assert "no rule in rules/ matches" in outcome["errors"][0]
+
+
+# --- secauto block: single addresses, ranges only when asked for and never too wide ----------------
+
+
+def _block(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        patch.setattr(UPDATE_PACER, "interval", 0.0)
+        status = main(["block", *args])
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["203.0.113.0/24"], "203.0.113.0/24 is a range: pass --range to block a whole network"),
+        (["203.0.113.7/24", "--range"], "203.0.113.7/24 has host bits set (did you mean 203.0.113.0/24?)"),
+        (["2001:db8::7/48", "--range"], "2001:db8::7/48 has host bits set (did you mean 2001:db8::/48?)"),
+        (["not-an-address"], "does not appear to be an IPv4 or IPv6"),
+    ],
+)
+def test_block_refuses_a_range_it_was_not_asked_for_or_written_with_host_bits(
+    args: list[str], message: str
+) -> None:
+    status, out, err = _block(*args, "--embedded")
+    assert (status, out) == (2, "")
+    assert message in err
+
+
+def test_block_of_the_internet_is_refused_and_a_range_at_the_minimum_is_blocked() -> None:
+    status, out, _ = _block("0.0.0.0/0", "--range", "--embedded")
+    report = json.loads(out)
+    assert status == 1
+    assert report["refused"] == [
+        {"source": "0.0.0.0/0", "reason": "0.0.0.0/0 is the whole IPv4 internet", "by": "manual"}
+    ]
+    assert report["blocked"] == [] and report["active_blocks"] == 0
+
+    status, out, _ = _block("203.0.113.0/24", "--range", "--ttl", "2h", "--embedded")
+    report = json.loads(out)
+    assert status == 0 and report["refused"] == []
+    assert [row["source"] for row in report["blocked"]] == ["203.0.113.0/24"]
+    added = sorted((row["target"].split(":")[0], row["added"]) for row in report["targets"])
+    assert added == [("nacl", ["203.0.113.0/24"]), ("waf", []), ("waf", ["203.0.113.0/24"])]

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from auto_block.allowlist import Allowlist, own_vpc_ranges
 from auto_block.block_table import BLOCKS_PK, block_duration, load_blocks
+from auto_block.blockable import refusal
 from auto_block.counting import FlowCounts, SourceActivity, count_lines
 from auto_block.detect import (
     alb_detections,
@@ -584,10 +585,11 @@ def _network(base: str, prefixes: tuple[int, int]) -> st.SearchStrategy[Any]:
 
 
 ALLOWED = st.one_of(_network("203.0.113.0/24", (24, 32)), _network("2001:db8::/120", (116, 128)))
+#: Automation's candidates are single addresses (a range cannot even be a detection).
 CANDIDATES = st.one_of(
-    _network("203.0.113.0/24", (26, 32)),
-    _network("2001:db8::/120", (120, 128)),
-    _network("10.0.0.0/15", (28, 32)),  # half inside the VPC range, half outside
+    _network("203.0.113.0/24", (32, 32)),
+    _network("2001:db8::/120", (128, 128)),
+    _network("10.0.0.0/15", (32, 32)),  # half inside the VPC range, half outside: private, refused
 )
 
 
@@ -599,7 +601,7 @@ def _reset_blocks(account: EmbeddedAccount) -> None:
         )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     allowed=st.lists(ALLOWED, max_size=4),
     candidates=st.lists(CANDIDATES, min_size=1, max_size=6, unique=True),
@@ -641,11 +643,15 @@ def test_act_never_blocks_an_allowed_or_own_vpc_source(
     ]
     for network in (*acted, *recorded):
         assert expected.covers(network) is None, f"{network} overlaps the allowlist {expected.networks}"
-    # And everything else is acted on (the run's cap of 100 is far away); nothing is both.
+    # Private sources outside the allowlist (10.1.x.x: not this account's VPC) are refused with
+    # the reason; everything else is acted on (the run's cap of 100 is far away); nothing is both.
     spared = {detection.source for detection, _ in report.allowlisted}
-    event(f"acted on some: {bool(acted)}, spared some: {bool(spared)}")
+    refused = {as_network(row.source) for row in report.refused}
+    event(f"acted on some: {bool(acted)}, spared some: {bool(spared)}, refused some: {bool(refused)}")
     assert spared == {network for network in candidates if expected.covers(network) is not None}
-    assert set(acted) == set(candidates) - spared
+    assert refused == {network for network in set(candidates) - spared if refusal(network) is not None}
+    assert all("private (RFC 1918)" in row.reason for row in report.refused)
+    assert set(acted) == set(candidates) - spared - refused
     if enforce:
         assert report.would_block == [] and set(recorded) == set(acted)
     else:

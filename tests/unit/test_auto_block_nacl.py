@@ -316,19 +316,19 @@ def test_entries_that_vanished_since_the_last_run_are_simply_recreated(ec2, acl)
     assert (result.created, result.kept) == (["203.0.113.7/32"], ["192.0.2.1/32"])
 
 
-def test_a_failed_call_is_reported_and_the_other_changes_still_made(ec2, acl, on):
-    add(ec2, acl, 10, "192.0.2.99/32")
-    refusals = iter(
-        [
-            (
-                AWSResponse(f"https://ec2.{REGION}.amazonaws.com/", 400, {}, None),
-                {
-                    "Error": {"Code": "NetworkAclEntryLimitExceeded", "Message": "too many entries"},
-                    "ResponseMetadata": {"HTTPStatusCode": 400},
-                },
-            )
-        ]
+def limit_exceeded() -> tuple[AWSResponse, dict[str, Any]]:
+    return (
+        AWSResponse(f"https://ec2.{REGION}.amazonaws.com/", 400, {}, None),
+        {
+            "Error": {"Code": "NetworkAclEntryLimitExceeded", "Message": "too many entries"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
     )
+
+
+def test_a_failed_call_is_retried_by_the_next_round_and_the_other_changes_still_made(ec2, acl, on):
+    add(ec2, acl, 10, "192.0.2.99/32")
+    refusals = iter([limit_exceeded()])
     on("before-call.ec2.CreateNetworkAclEntry", lambda **_: next(refusals, None))
 
     result = reconcile_nacl(
@@ -337,9 +337,38 @@ def test_a_failed_call_is_reported_and_the_other_changes_still_made(ec2, acl, on
         [block("203.0.113.7", minutes_ago=1), block("2001:db8::1"), block("198.51.100.9", minutes_ago=2)],
     )
 
-    assert ingress(ec2, acl) == {10: "deny 203.0.113.7/32", 12: "deny 198.51.100.9/32", **ALLOWS}
-    assert len(result.errors) == 1
-    assert "creating rule 11 for 2001:db8::1/128 failed: NetworkAclEntryLimitExceeded" in result.errors[0]
+    # Round 1: rule 10 replaced, rule 11's create refused, rule 12 created; round 2 creates the
+    # missing block at the free rule 11; round 3 finds nothing to change.
+    assert ingress(ec2, acl) == {
+        10: "deny 203.0.113.7/32",
+        11: "deny 2001:db8::1/128",
+        12: "deny 198.51.100.9/32",
+        **ALLOWS,
+    }
+    assert (result.errors, result.rounds) == ([], 3)
+    [recovered] = result.recovered
+    assert "creating rule 11 for 2001:db8::1/128 failed: NetworkAclEntryLimitExceeded" in recovered
+    assert sorted(result.created) == ["198.51.100.9/32", "2001:db8::1/128", "203.0.113.7/32"]
+
+
+def test_a_call_that_keeps_failing_is_reported_and_the_other_changes_still_made(ec2, acl, on):
+    def refuse_ipv6(params: dict[str, Any], **_: Any) -> Any:
+        return limit_exceeded() if "Ipv6CidrBlock" in params.get("body", {}) else None
+
+    on("before-call.ec2.CreateNetworkAclEntry", refuse_ipv6)
+
+    result = reconcile_nacl(
+        ec2,
+        NaclWindow(acl, first_rule=10, size=5),
+        [block("203.0.113.7", minutes_ago=1), block("2001:db8::1"), block("198.51.100.9", minutes_ago=2)],
+        max_rounds=3,
+    )
+
+    assert ingress(ec2, acl) == {11: "deny 203.0.113.7/32", 12: "deny 198.51.100.9/32", **ALLOWS}
+    # Every round tried the newest block at the free rule 10; the failure is said once.
+    assert result.rounds == 3
+    [error] = result.errors
+    assert "creating rule 10 for 2001:db8::1/128 failed: NetworkAclEntryLimitExceeded" in error
     assert sorted(result.created) == ["198.51.100.9/32", "203.0.113.7/32"]
 
 

@@ -184,8 +184,8 @@ def test_the_update_keeps_the_sets_description(waf, fake_time, pacer):
 
 def test_10001_offenders_fill_the_set_with_10000_and_report_the_least_severe(waf, fake_time, pacer):
     ref = make_set(waf, "big")
-    offenders = [
-        block(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", minutes_ago=i % 50) for i in range(10_000)
+    offenders = [  # public addresses: private ones are refused before capacity counts
+        block(f"11.{i // 65536}.{i // 256 % 256}.{i % 256}", minutes_ago=i % 50) for i in range(10_000)
     ]
     weakest = block("192.0.2.99", severity=10)
     offenders.insert(1234, weakest)
@@ -389,7 +389,8 @@ def test_limit_and_throttling_errors_are_retried_after_a_backoff(waf, fake_time,
     result = reconcile(waf, ref, [block("203.0.113.7")], fake_time, Pacer(0.0))
 
     assert contents(waf, ref) == ["203.0.113.7/32"]
-    assert (result.attempts, result.conflicts, result.updated) == (2, 0, True)
+    # Refused once, written in the second round, confirmed by the third.
+    assert (result.attempts, result.conflicts, result.updated) == (3, 0, True)
     assert len(fake_time.sleeps) == 1 and 0.25 <= fake_time.sleeps[0] <= 0.5
 
 
