@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "functions")]
 
+from backups.ledger import recorded_keys  # noqa: E402
 from backups.model import Backup, TagKeys, format_time  # noqa: E402
 from backups.retention import plan_retention  # noqa: E402
 from backups.settings import BackupPlan  # noqa: E402
@@ -127,7 +128,7 @@ def main() -> int:
     started = time.perf_counter()
     inventory = synthetic_inventory(args.snapshots, args.instances)
     built = time.perf_counter()
-    result = plan_retention(inventory, PLANS, NOW)
+    result = plan_retention(inventory, PLANS, NOW, recorded=recorded_keys(inventory))
     planned = time.perf_counter()
     planning = planned - built
     kinds = Counter(f"{b.kind}s" for b in inventory)

@@ -325,11 +325,34 @@ def backup_tags(
 def seed_backups(account: EmbeddedAccount) -> dict[str, str]:
     """Instances and volumes to back up, and earlier backups (ours and others') to prune or spare.
 
+    Earlier runs' backups are recorded in the state table's ledger, as those runs would have done
+    (`backups.ledger`); a snapshot carrying a copy of our tags that secauto never recorded is kept,
+    and so is an old AMI of ours that a launch template still uses.
     Returns the function's `SECAUTO_BACKUPS_PLANS` (`BACKUP_PLANS`).
     """
+    from backups.ledger import DynamoLedger, Record
+    from backups.model import Backup, TagKeys
+
     fill_moto_ec2_gaps()
     now = datetime.now(UTC)
     ec2, west = account.client("ec2"), boto3_client("ec2", "us-west-2")
+    ledger = DynamoLedger(account.state_table, account.account_id)
+
+    def record(
+        backup_id: str, tags: list[dict[str, str]], *, kind: str = "snapshot", region: str = "us-east-1"
+    ) -> str:
+        backup = Backup.from_tags(
+            TagKeys(),
+            kind="image" if kind == "image" else "snapshot",
+            backup_id=backup_id,
+            region=region,
+            tags={tag["Key"]: tag["Value"] for tag in tags},
+            state="completed",
+            started=None,
+        )
+        assert backup is not None
+        ledger.record([Record.of(backup)])
+        return backup_id
 
     def instance(name: str, backup: str | None, extra_volumes: int = 0) -> tuple[str, list[str]]:
         tags = [{"Key": "Name", "Value": name}, {"Key": "team", "Value": "shop"}]
@@ -370,26 +393,32 @@ def seed_backups(account: EmbeddedAccount) -> dict[str, str]:
     west_volume = west.create_volume(Size=20, AvailabilityZone="us-west-2a")["VolumeId"]
     for age in (1, 5, 10):
         made = now - timedelta(days=age, hours=2)
-        original = snapshot(ec2, web_volumes[1], backup_tags("daily", web, made, retain_days=7))
+        tags = backup_tags("daily", web, made, retain_days=7)
+        original = record(snapshot(ec2, web_volumes[1], tags), tags)
         if age < 10:
-            snapshot(west, west_volume, backup_tags("daily", web, made, retain_days=14, copied_from=original))
+            tags = backup_tags("daily", web, made, retain_days=14, copied_from=original)
+            record(snapshot(west, west_volume, tags), tags, region="us-west-2")
     for age in (16, 20):
         made = now - timedelta(days=age, hours=2)
-        snapshot(west, west_volume, backup_tags("daily", web, made, retain_days=14, copied_from="snap-gone"))
+        tags = backup_tags("daily", web, made, retain_days=14, copied_from="snap-gone")
+        record(snapshot(west, west_volume, tags), tags, region="us-west-2")
     # db-1: three expired backups; min_keep 2 keeps the newest two.
     for age in (8, 9, 10):
-        snapshot(
-            ec2, db_volumes[0], backup_tags("daily", db, now - timedelta(days=age, hours=2), retain_days=7)
-        )
-    # Not ours: a manual snapshot, and one another tool manages (with our tag names).
+        tags = backup_tags("daily", db, now - timedelta(days=age, hours=2), retain_days=7)
+        record(snapshot(ec2, db_volumes[0], tags), tags)
+    # Not ours: a manual snapshot, one another tool manages (with our tag names), and one carrying
+    # an exact copy of our tags (a restored volume snapshotted with copy-tags) that secauto never
+    # recorded: expired by its tags, yet kept and reported as not recorded.
     snapshot(ec2, web_volumes[1], [])
     old = now - timedelta(days=60)
     snapshot(ec2, web_volumes[2], backup_tags("daily", web, old, retain_days=1, managed_by="other-tool"))
-    # build-1: four weekly AMIs of ours; the new one makes five, beyond retain_count 4.
-    for week in (1, 2, 3, 4):
+    snapshot(ec2, web_volumes[2], backup_tags("daily", web, now - timedelta(days=30), retain_days=7))
+    # build-1: five weekly AMIs of ours; the new one makes six, beyond retain_count 4. The oldest
+    # (35 days) is what launch template web-asg still launches: kept with its snapshots, reported.
+    for week in (1, 2, 3, 4, 5):
         made = now - timedelta(days=7 * week, hours=1)
         tags = backup_tags("weekly-ami", build, made, retain_days=None, period_hours=168)
-        ec2.create_image(
+        image = ec2.create_image(
             InstanceId=build,
             Name=f"secauto-weekly-ami-{build}-{made:%Y%m%dT%H%M%SZ}",
             NoReboot=True,
@@ -397,7 +426,13 @@ def seed_backups(account: EmbeddedAccount) -> dict[str, str]:
                 {"ResourceType": "image", "Tags": tags},
                 {"ResourceType": "snapshot", "Tags": tags},
             ],
-        )
+        )["ImageId"]
+        record(image, tags, kind="image")
+        if week == 5:
+            ec2.create_launch_template(
+                LaunchTemplateName="web-asg",
+                LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"},
+            )
     ec2.create_image(InstanceId=build, Name="golden-base", NoReboot=True)
     return {"SECAUTO_BACKUPS_PLANS": json.dumps(BACKUP_PLANS)}
 

@@ -22,6 +22,12 @@ out: `aws:RequestTag` is evaluated for the snapshot and image resource types of 
 actions, not for the instance or volume they read, so those grants carry no condition (one AWS
 does not evaluate there would deny every call). The grants of `COPY_PERMISSIONS` are repeated
 for each distinct `copyTo` Region.
+
+Tags are not proof of ownership, so the function also records every id it creates in the core
+state table and deletes only recorded ids (`backups.ledger`); its DynamoDB grant is held to the
+backups partitions (`dynamodb:LeadingKeys` `backups#*`, `STATE_CONDITIONS`), which
+`role_permissions` applies like the tag conditions. Before deregistering an AMI it reads launch
+templates, launch configurations and instances (`REFERENCE_ACTIONS`, Describe* calls on `*`).
 """
 
 from __future__ import annotations
@@ -32,8 +38,15 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import Duration, Environment, Stack, Token
 
 from backups.model import MANAGED_BY, TagKeys
-from backups.permissions import COPY_PERMISSIONS, CREATE_ACTIONS, PERMISSIONS, TAG_CONDITIONS
-from secauto_core.permissions import Permission
+from backups.permissions import (
+    COPY_PERMISSIONS,
+    CREATE_ACTIONS,
+    PERMISSIONS,
+    STATE_ACTIONS,
+    STATE_CONDITIONS,
+    TAG_CONDITIONS,
+)
+from secauto_core.permissions import CoreResource, Permission
 from secauto_infra.auto_block import bind_template
 from secauto_infra.config import BACKUPS_RULE_PREFIX
 from secauto_infra.core_stack import NAMED_RULE_PREFIX
@@ -157,18 +170,22 @@ def _resource_type(resource: str) -> str | None:
 def _expected_conditions(action: str, resource: str) -> Conditions | None:
     """The condition `action` on `resource` must be granted under (see the module)."""
     kind = _resource_type(resource)
-    if action in TAG_CONDITIONS:
+    if resource == CoreResource.STATE_TABLE:
+        if action in STATE_ACTIONS:
+            return STATE_CONDITIONS
+    elif action in TAG_CONDITIONS:
         if kind in _CREATED_TYPES:
             return TAG_CONDITIONS[action]
         if kind in _SOURCE_TYPES and action.removeprefix("ec2:") in CREATE_ACTIONS:
             return None
-    elif not action.startswith("ec2:") or resource == "*":  # the state table; Describe*
+    elif resource == "*" and not action.startswith("dynamodb:"):  # Describe*
         return None
     raise ValueError(f"{action} on {resource}: a grant nobody has reviewed for the backups role")
 
 
 def apply_tag_conditions(permissions: Iterable[Permission]) -> list[Permission]:
-    """Each permission under `TAG_CONDITIONS` (split by condition where its actions differ)."""
+    """Each permission under `TAG_CONDITIONS`, or `STATE_CONDITIONS` on the state table (split
+    by condition where its actions differ)."""
     granted: list[Permission] = []
     for permission in permissions:
         groups: dict[str, tuple[Conditions | None, list[str]]] = {}

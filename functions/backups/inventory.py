@@ -1,9 +1,10 @@
 """Reading EC2: the resources a plan selects, and our backups of a plan in one Region.
 
 Every describe call is paginated. Snapshots and images are asked for with the ownership tags as
-filters (`OwnerIds`/`Owners` = self), so the answer holds only our backups of that plan;
-`Backup.from_tags` checks the tags again all the same. Disabled and deprecated AMIs are listed
-too: their snapshots must still be recognised as an AMI's.
+filters (`OwnerIds`/`Owners` = self), so the answer holds what is tagged as our backups of
+that plan; `Backup.from_tags` checks the tags again all the same. Tags can be forged or copied:
+what the answer holds is ours only if the ledger recorded it (`backups.ownership`). Disabled
+and deprecated AMIs are listed too: their snapshots must still be recognised as an AMI's.
 """
 
 from __future__ import annotations

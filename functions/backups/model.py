@@ -2,8 +2,9 @@
 
 Ownership lives in tags set when a backup is created (never afterwards): `managed-by`, `plan`,
 `source`, `created-at`, `expires-at` (absent when a plan keeps by count only), `slot` (which
-scheduled run made it) and, on cross-Region copies, `copied-from`. Only backups carrying
-`managed-by` = `secauto` and their plan's tag are ever considered for deletion.
+scheduled run made it) and, on cross-Region copies, `copied-from`. Tags alone never make a
+backup deletable: only backups carrying `managed-by` = `secauto` and their plan's tag whose ids
+secauto recorded when it created them (`backups.ledger`) are ever deleted.
 """
 
 from __future__ import annotations
@@ -122,6 +123,11 @@ class Backup:
     @property
     def is_copy(self) -> bool:
         return self.copied_from is not None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(Region, id): how the ledger knows it."""
+        return (self.region, self.id)
 
     @property
     def status(self) -> Status:

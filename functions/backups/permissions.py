@@ -11,6 +11,13 @@ What the function may change is scoped by tags, so it can only ever touch what i
   `secauto` (`aws:ResourceTag`). Deregistering with `DeleteAssociatedSnapshots` also deletes the
   AMI's snapshots, which CreateImage tagged the same way.
 
+Tags are what IAM can see; they are not proof of ownership (anyone who can tag can forge them),
+so the code deletes only what it recorded as created (`backups.ledger`, items in the core state
+table). Its DynamoDB grant reaches only the backups partitions (`dynamodb:LeadingKeys`
+`backups#*`, `STATE_CONDITIONS`), so the function can neither read nor write another
+capability's state. Before deregistering an AMI it looks for launch templates, launch
+configurations and instances that use it (Describe* calls, which AWS scopes to no resource).
+
 `TAG_CONDITIONS` lists these conditions per action (for the construct and for reviewers); the
 `Permission`s below already carry them. The tag key follows the function's `tag_prefix`
 (`backup_permissions(tag_prefix)`); the defaults are for `secauto:`.
@@ -25,6 +32,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from backups.ledger import PARTITION_PREFIX
 from backups.model import MANAGED_BY
 from secauto_core.permissions import CoreResource, Permission
 
@@ -37,6 +45,9 @@ __all__ = [
     "COPY_PERMISSIONS",
     "CREATE_ACTIONS",
     "PERMISSIONS",
+    "REFERENCE_ACTIONS",
+    "STATE_ACTIONS",
+    "STATE_CONDITIONS",
     "TAG_CONDITIONS",
     "backup_permissions",
     "copy_permissions",
@@ -54,6 +65,17 @@ COPY_IMAGES = "arn:{partition}:ec2:{copy_region}::image/*"
 
 #: The calls that create (and tag, in the same call) a snapshot or an image.
 CREATE_ACTIONS = ("CreateSnapshot", "CreateSnapshots", "CreateImage", "CopySnapshot", "CopyImage")
+#: What finds the launch templates, launch configurations and instances using an AMI (`*` only).
+REFERENCE_ACTIONS = (
+    "ec2:DescribeImageReferences",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
+    "autoscaling:DescribeLaunchConfigurations",
+)
+#: The ledger of created ids and the open findings, in the core state table.
+STATE_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+#: Only items whose partition key starts with `backups#` (the key of every one the function uses).
+STATE_CONDITIONS: Conditions = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": f"{PARTITION_PREFIX}*"}}
 
 
 def tag_conditions(tag_prefix: str = DEFAULT_TAG_PREFIX) -> Mapping[str, Conditions]:
@@ -90,6 +112,8 @@ def backup_permissions(tag_prefix: str = DEFAULT_TAG_PREFIX) -> tuple[Permission
             ("ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeImages"),
             "*",
         ),
+        # What still launches from an AMI before it is deregistered (no resource scope either).
+        Permission(REFERENCE_ACTIONS, "*"),
         # The instances and volumes a backup is made from.
         Permission(("ec2:CreateSnapshots", "ec2:CreateImage"), INSTANCES),
         Permission(("ec2:CreateSnapshots", "ec2:CreateSnapshot"), VOLUMES),
@@ -106,8 +130,9 @@ def backup_permissions(tag_prefix: str = DEFAULT_TAG_PREFIX) -> tuple[Permission
         # Pruning: only what carries our managed-by tag.
         _on(("ec2:DeleteSnapshot",), SNAPSHOTS, conditions),
         _on(("ec2:DeregisterImage",), IMAGES, conditions),
-        # Open "no backup within the period" findings, to archive them later.
-        Permission(("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"), CoreResource.STATE_TABLE),
+        # The ledger of what was created (recorded, re-checked before a delete, dropped after it)
+        # and the open "no backup within the period" findings: the backups partitions only.
+        Permission(STATE_ACTIONS, CoreResource.STATE_TABLE, STATE_CONDITIONS),
     )
 
 

@@ -2,8 +2,11 @@
 
 The summary goes out when a run has anything to tell (created, copied, pruned, planned,
 skipped, failed, not reached, unprotected); a re-run of a slot that finds everything done is
-quiet. A selected resource without a usable backup in the plan's current period gets a HIGH
-finding, archived once it is backed up again or no longer selected.
+quiet. Backups tagged as ours that secauto did not record (kept, never pruned) are listed in
+every summary that goes out, without making a run eventful on their own: after an upgrade, the
+backups made before the ledger would otherwise make every quiet re-run speak. A selected
+resource without a usable backup in the plan's current period gets a HIGH finding, archived
+once it is backed up again or no longer selected.
 """
 
 from __future__ import annotations
@@ -52,10 +55,20 @@ def summary_alert(result: RunResult, account: str, alias: str | None) -> Alert |
         return None
     plan = result.plan
     counts = result.counts()
-    shown = ("created", "copied", "pruned", "planned", "skipped", "failed", "not_reached", "unprotected")
+    shown = (
+        "created",
+        "copied",
+        "pruned",
+        "planned",
+        "skipped",
+        "not_recorded",
+        "failed",
+        "not_reached",
+        "unprotected",
+    )
     headline = ", ".join(f"{counts[name]} {name.replace('_', ' ')}" for name in shown if counts[name])
     severity = Severity.INFORMATIONAL
-    if result.skipped:
+    if result.skipped or result.unrecorded:
         severity = Severity.LOW
     if result.failed or result.not_reached or result.unprotected:
         severity = Severity.HIGH
@@ -85,6 +98,7 @@ def summary_alert(result: RunResult, account: str, alias: str | None) -> Alert |
     facts += _lines("Pruned", result.pruned)
     facts += _lines("Planned", result.planned)
     facts += _lines("Skipped", result.skipped)
+    facts += _lines("Not recorded (kept)", result.unrecorded)
     return Alert(
         capability=CAPABILITY,
         severity=severity,

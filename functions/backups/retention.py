@@ -8,9 +8,13 @@ now, so a missed run is caught up by the next one) or beyond the plan's `retain_
 that the newest `min_keep` usable generations always stay. Failed backups are deleted (they hold
 nothing restorable); backups still in progress are never deleted.
 
-Never considered at all: anything without `managed-by` = secauto and a plan tag, anything of a
-plan that is not configured, and snapshots that belong to one of our AMIs (the AMI is pruned,
-with its snapshots, instead).
+Never considered at all: anything without `managed-by` = secauto and a plan tag, anything whose
+(Region, id) is not in `recorded` (the ids secauto recorded when it created them, `backups.ledger`:
+tags can be forged or copied, so tags alone never make a backup deletable), anything of a plan
+that is not configured, and snapshots that belong to one of our AMIs (the AMI is pruned, with its
+snapshots, instead). What is tagged ours but not recorded is kept and listed in `unrecorded`; it
+counts for nothing either (neither toward `min_keep` nor toward `retain_count`), so forged
+backups can never push a real one out.
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ from typing import TYPE_CHECKING
 from backups.model import TagKeys, format_time
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Sequence, Set
     from datetime import datetime
 
     from backups.model import Backup
     from backups.settings import BackupPlan
 
-__all__ = ["RetentionPlan", "Rules", "plan_retention", "rules_for"]
+__all__ = ["UNRECORDED", "RetentionPlan", "Rules", "plan_retention", "rules_for"]
+
+UNRECORDED = "tagged as secauto's but not recorded by secauto when it was created: kept, never pruned"
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class RetentionPlan:
     keep: list[Backup] = field(default_factory=list)
     #: Why, per backup id (for every backup in `delete`, and for notable keeps).
     reasons: dict[str, str] = field(default_factory=dict)
+    #: Tagged ours but not recorded by secauto: kept, never pruned (also in `keep`).
+    unrecorded: list[Backup] = field(default_factory=list)
 
     def _keep(self, backup: Backup, reason: str | None = None) -> None:
         self.keep.append(backup)
@@ -68,9 +76,11 @@ def plan_retention(
     plans: Iterable[BackupPlan] | Mapping[str, BackupPlan],
     now: datetime,
     *,
+    recorded: Set[tuple[str, str]],
     keys: TagKeys | None = None,
 ) -> RetentionPlan:
-    """Split `backups` into what to delete and what to keep, with reasons."""
+    """Split `backups` into what to delete and what to keep, with reasons; only backups whose
+    (Region, id) is in `recorded` can ever land in `delete`."""
     keys = keys or TagKeys()
     by_name = dict(plans) if isinstance(plans, Mapping) else {plan.name: plan for plan in plans}
     in_images = {sid for backup in backups if backup.kind == "image" for sid in backup.snapshot_ids}
@@ -79,6 +89,9 @@ def plan_retention(
     for backup in backups:
         if not keys.is_ours(backup.tags, backup.plan):
             result._keep(backup, "not ours: no managed-by secauto and plan tag")
+        elif (backup.region, backup.id) not in recorded:
+            result._keep(backup, UNRECORDED)
+            result.unrecorded.append(backup)
         elif backup.kind == "snapshot" and backup.id in in_images:
             result._keep(backup, "belongs to one of our AMIs (pruned with it)")
         elif backup.plan not in by_name:

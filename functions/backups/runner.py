@@ -4,6 +4,11 @@ Each source, each backup and each Region is handled on its own: a failure is rec
 AWS error and the run goes on. Before every create, copy and delete the deadline is checked;
 what is left when it is reached is recorded as "not reached". In a dry run the same plan is
 made and recorded as "planned", and nothing is changed.
+
+Only what the ledger recorded is ours (`backups.ownership`): a tagged backup secauto did not
+record is reported as "not recorded" and otherwise ignored. Before AMIs are deregistered, one
+pass per Region looks for what still launches from them (`backups.references`); a referenced
+AMI, or every AMI when that pass is incomplete, is kept with its snapshots and reported.
 """
 
 from __future__ import annotations
@@ -14,10 +19,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from backups.actions import copy_backup, create_backup, delete_backup
+from backups.actions import (
+    DeletionRefusedError,
+    NotRecordedError,
+    copy_backup,
+    create_backup,
+    delete_backup,
+    forget_records,
+)
 from backups.inventory import plan_backups, selected_sources
+from backups.ledger import Ledger, MemoryLedger, recorded_keys
 from backups.model import Backup, TagKeys
-from backups.retention import plan_retention
+from backups.ownership import Owned, split_by_ledger
+from backups.references import ImageReferences, find_references
+from backups.retention import UNRECORDED, plan_retention
 from backups.retrying import error_code, with_backoff
 from backups.slots import slot_start, slot_value
 from backups.tagging import expiry, ownership_tags
@@ -28,7 +43,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from backups.deadline import Deadline
+    from backups.ledger import Record, RecordKey
     from backups.model import BackupKind, Source
+    from backups.retention import RetentionPlan
     from backups.settings import BackupPlan, BackupSettings
 
 __all__ = ["BackupRunner", "Item", "RunResult"]
@@ -65,8 +82,14 @@ class RunResult:
     pruned: list[Item] = field(default_factory=list)
     #: Dry run: what a real run would create, copy and delete.
     planned: list[Item] = field(default_factory=list)
-    #: Prunes and copies passed over, with the reason (e.g. a snapshot an AMI uses).
+    #: Prunes and copies passed over, with the reason (e.g. a snapshot an AMI uses, an AMI a
+    #: launch template uses).
     skipped: list[Item] = field(default_factory=list)
+    #: Tagged as secauto's but not recorded by it (forged or copied tags, a backup made before the
+    #: ledger, or one whose record failed): kept, never pruned.
+    unrecorded: list[Item] = field(default_factory=list)
+    #: Our backups retention kept for a stated reason (min_keep, in progress, part of an AMI).
+    kept: list[Item] = field(default_factory=list)
     #: Sources already backed up in this slot (a re-run): nothing created.
     already: list[Item] = field(default_factory=list)
     #: Copies waiting for their source backup to complete (copied by a later run).
@@ -108,6 +131,7 @@ class RunResult:
             "skipped": len(self.skipped),
             "already_in_slot": len(self.already),
             "copies_waiting": len(self.waiting),
+            "not_recorded": len(self.unrecorded),
             "failed": len(self.failed),
             "not_reached": len(self.not_reached),
             "unprotected": len(self.unprotected),
@@ -125,6 +149,7 @@ class RunResult:
         for name in ("created", "copied", "pruned", "planned", "skipped", "failed", "not_reached"):
             items: list[Item] = getattr(self, name)
             out[name] = [asdict(item) for item in items[:LISTED_MAX]]
+        out["not_recorded"] = [asdict(item) for item in self.unrecorded[:LISTED_MAX]]
         out["unprotected"] = [source.id for source in self.unprotected[:LISTED_MAX]]
         return out
 
@@ -141,6 +166,8 @@ class BackupRunner:
     #: Looked up at call time, so a test can move the clock (`backups.runner._now`).
     now: Callable[[], datetime] = field(default=lambda: _now())
     sleep: Callable[[float], None] = field(default=lambda seconds: time.sleep(seconds))
+    #: What secauto created (`BackupService` passes the state table's; in memory by default).
+    ledger: Ledger = field(default_factory=MemoryLedger)
 
     @property
     def keys(self) -> TagKeys:
@@ -150,6 +177,10 @@ class BackupRunner:
     def ec2(region: str) -> Any:
         return clients.client("ec2", region_name=region)
 
+    @staticmethod
+    def autoscaling(region: str) -> Any:
+        return clients.client("autoscaling", region_name=region)
+
     def run(self, plan: BackupPlan, event_time: datetime) -> RunResult:
         start = slot_start(event_time, plan.period_hours)
         result = RunResult(
@@ -158,20 +189,35 @@ class BackupRunner:
         ec2 = self.ec2(self.region)
         try:
             sources = selected_sources(ec2, plan, self.region)
-            backups = plan_backups(ec2, plan.name, self.region, self.keys)
+            tagged = plan_backups(ec2, plan.name, self.region, self.keys)
+            records = self.ledger.recorded(plan.name)
         except Exception as exc:
             self._fail(result, "inventory", self.region, self.region, exc)
             self._measure(result)
             return result
         result.sources = sources
         result.labels = {source.id: source.label for source in sources}
-        backups += self._create(ec2, plan, sources, backups, result)
-        deleted = self._prune(ec2, plan, backups, self.region, result)
+        home = self._split(tagged, records, self.region, result)
+        backups = home.ours + self._create(ec2, plan, sources, home.ours, result)
+        deleted = self._prune(ec2, plan, backups, home.unrecorded, self.region, result)
         if plan.copy_to is not None:
-            self._copy(plan, [b for b in backups if b.id not in deleted], result)
+            self._copy(plan, [b for b in backups if b.id not in deleted], records, result)
         self._check_protection(sources, backups, result)
         self._measure(result)
         return result
+
+    def _split(
+        self, tagged: list[Backup], records: dict[RecordKey, Record], region: str, result: RunResult
+    ) -> Owned:
+        """Ours and not ours, by the ledger; first sightings of our AMIs' snapshots get recorded."""
+        owned = split_by_ledger(tagged, records)
+        if owned.new_records and not result.dry_run:
+            try:
+                self.ledger.record(owned.new_records)
+            except Exception as exc:
+                # Still kept by their AMI this run; recorded by a later one.
+                self._fail(result, "record", owned.new_records[0].image_id or region, region, exc)
+        return owned
 
     # --- creating ---------------------------------------------------------------------------
 
@@ -206,9 +252,13 @@ class BackupRunner:
             slot=result.slot,
             slot_start=result.slot_start,
             region=self.region,
+            ledger=self.ledger,
         )
         try:
             new = with_backoff(call, deadline=self.deadline, sleep=self.sleep)
+        except NotRecordedError as exc:
+            self._fail(result, "record", source.id, self.region, exc)
+            return []
         except Exception as exc:
             code = error_code(exc)
             if code == "InvalidAMIName.Duplicate":
@@ -257,46 +307,129 @@ class BackupRunner:
     # --- pruning ----------------------------------------------------------------------------
 
     def _prune(
-        self, ec2: Any, plan: BackupPlan, backups: list[Backup], region: str, result: RunResult
+        self,
+        ec2: Any,
+        plan: BackupPlan,
+        backups: list[Backup],
+        unrecorded: list[Backup],
+        region: str,
+        result: RunResult,
     ) -> set[str]:
-        """Delete what retention says, oldest first; the ids deleted (or planned for deletion)."""
-        retention = plan_retention(backups, [plan], self.now(), keys=self.keys)
+        """Delete what retention says, oldest first; the ids deleted (or planned for deletion),
+        a deregistered AMI's snapshots included.
+
+        Retention sees what is not recorded too, and keeps it (`plan_retention`'s `recorded`);
+        `delete_backup` checks the ledger, the tags and the AMI's references once more."""
+        retention = plan_retention(
+            [*backups, *unrecorded], [plan], self.now(), recorded=recorded_keys(backups), keys=self.keys
+        )
+        self._report_kept(retention, region, result)
+        doomed = [
+            backup
+            for backup in sorted(retention.delete, key=lambda b: (b.created_at, b.id))
+            if not backup.id.startswith(_PLANNED)
+        ]
+        references = self._references(ec2, region, doomed)
         deleted: set[str] = set()
-        for backup in sorted(retention.delete, key=lambda b: (b.created_at, b.id)):
+        for backup in doomed:
             reason = f"{backup.kind} of {result.label(backup.source)}: {retention.reasons[backup.id]}"
-            if backup.id.startswith(_PLANNED):
-                continue
             if self.deadline.reached:
                 result.not_reached.append(Item("prune", backup.id, region, reason))
                 continue
+            blocker = _image_blocker(backup, references)
+            if blocker is not None:
+                logger.warning("AMI not deregistered", extra={"image": backup.id, "reason": blocker})
+                result.skipped.append(
+                    Item(
+                        "prune",
+                        backup.id,
+                        region,
+                        f"{reason}; not deregistered, kept with its snapshots: {blocker}",
+                    )
+                )
+                continue
             if result.dry_run:
-                deleted.add(backup.id)
+                deleted.update((backup.id, *backup.snapshot_ids))
                 result.planned.append(Item("prune", backup.id, region, f"would delete {reason}"))
                 continue
-            try:
-                with_backoff(
-                    functools.partial(delete_backup, ec2, backup), deadline=self.deadline, sleep=self.sleep
-                )
-            except Exception as exc:
-                code = error_code(exc)
-                if code == "InvalidSnapshot.InUse":
-                    # E.g. someone registered an AMI from our snapshot: leave it, report it, go on.
-                    logger.warning("Snapshot in use by an AMI: not deleted", extra={"snapshot": backup.id})
-                    result.skipped.append(
-                        Item("prune", backup.id, region, f"in use by an AMI: {_message(exc)}")
-                    )
-                elif code in _GONE:
-                    result.skipped.append(Item("prune", backup.id, region, "already deleted"))
-                else:
-                    self._fail(result, "prune", backup.id, region, exc)
-                continue
-            deleted.add(backup.id)
-            result.pruned.append(Item("prune", backup.id, region, reason))
+            if self._delete_one(ec2, backup, references, region, reason, result):
+                # An AMI's snapshots go with it: nothing may use them (as copy sources) afterwards.
+                deleted.update((backup.id, *backup.snapshot_ids))
         return deleted
+
+    def _delete_one(
+        self,
+        ec2: Any,
+        backup: Backup,
+        references: ImageReferences | None,
+        region: str,
+        reason: str,
+        result: RunResult,
+    ) -> bool:
+        call = functools.partial(
+            delete_backup, ec2, self.keys, backup, ledger=self.ledger, references=references
+        )
+        try:
+            with_backoff(call, deadline=self.deadline, sleep=self.sleep)
+        except DeletionRefusedError as exc:
+            logger.warning("Deletion refused", extra={"backup": backup.id, "reason": str(exc)})
+            result.skipped.append(Item("prune", backup.id, region, f"deletion refused: {exc}"))
+            return False
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "InvalidSnapshot.InUse":
+                # E.g. someone registered an AMI from our snapshot: leave it, report it, go on.
+                logger.warning("Snapshot in use by an AMI: not deleted", extra={"snapshot": backup.id})
+                result.skipped.append(Item("prune", backup.id, region, f"in use by an AMI: {_message(exc)}"))
+            elif code in _GONE:
+                forget_records(self.ledger, backup)
+                result.skipped.append(Item("prune", backup.id, region, "already deleted"))
+            else:
+                self._fail(result, "prune", backup.id, region, exc)
+            return False
+        result.pruned.append(Item("prune", backup.id, region, reason))
+        return True
+
+    def _references(self, ec2: Any, region: str, doomed: list[Backup]) -> ImageReferences | None:
+        """What references the AMIs about to be deregistered: one pass over the Region."""
+        images = [backup.id for backup in doomed if backup.kind == "image"]
+        if not images or self.deadline.reached:
+            return None
+        references = find_references(ec2, self.autoscaling(region), images, region)
+        if references.notes:
+            logger.info("AMI reference checks not available", extra={"notes": list(references.notes)})
+        if not references.complete:
+            logger.warning(
+                "AMI reference check incomplete: no AMI is deregistered",
+                extra={"region": region, "problems": list(references.problems)},
+            )
+        return references
+
+    def _report_kept(self, retention: RetentionPlan, region: str, result: RunResult) -> None:
+        """What is not recorded (an AMI's snapshots go with their AMI's line), and why our own
+        backups were kept where retention says why."""
+        unrecorded = {backup.id for backup in retention.unrecorded}
+        in_images = {sid for b in retention.unrecorded if b.kind == "image" for sid in b.snapshot_ids}
+        for backup in sorted(retention.unrecorded, key=lambda b: (b.created_at, b.id)):
+            if backup.id not in in_images:
+                result.unrecorded.append(
+                    Item(
+                        "prune",
+                        backup.id,
+                        region,
+                        f"{backup.kind} of {result.label(backup.source)}: {UNRECORDED}",
+                    )
+                )
+        for backup in retention.keep:
+            reason = retention.reasons.get(backup.id)
+            if reason and backup.id not in unrecorded and not backup.id.startswith(_PLANNED):
+                result.kept.append(Item("prune", backup.id, region, reason))
 
     # --- copying ----------------------------------------------------------------------------
 
-    def _copy(self, plan: BackupPlan, home: list[Backup], result: RunResult) -> None:
+    def _copy(
+        self, plan: BackupPlan, home: list[Backup], records: dict[RecordKey, Record], result: RunResult
+    ) -> None:
         target = plan.copy_to
         assert target is not None
         if target.region == self.region:
@@ -306,10 +439,12 @@ class BackupRunner:
             return
         dest = self.ec2(target.region)
         try:
-            copies = plan_backups(dest, plan.name, target.region, self.keys)
+            tagged = plan_backups(dest, plan.name, target.region, self.keys)
         except Exception as exc:
             self._fail(result, "inventory", target.region, target.region, exc)
             return
+        there = self._split(tagged, records, target.region, result)
+        copies = there.ours
         have = {copy.copied_from for copy in copies}
         in_images = {sid for backup in home if backup.kind == "image" for sid in backup.snapshot_ids}
         candidates = [
@@ -335,7 +470,7 @@ class BackupRunner:
                 )
             else:
                 self._copy_one(dest, plan, backup, copies, result)
-        self._prune(dest, plan, copies, target.region, result)
+        self._prune(dest, plan, copies, there.unrecorded, target.region, result)
 
     def _worth_copying(self, plan: BackupPlan, candidates: list[Backup], copies: list[Backup]) -> set[str]:
         """The candidates whose copies the copy Region's retention would keep (not prune at once)."""
@@ -368,7 +503,13 @@ class BackupRunner:
                     copied_from=backup.id,
                 )
             )
-        retention = plan_retention([*copies, *prospective], [plan], self.now(), keys=self.keys)
+        retention = plan_retention(
+            [*copies, *prospective],
+            [plan],
+            self.now(),
+            recorded=recorded_keys([*copies, *prospective]),
+            keys=self.keys,
+        )
         return {b.copied_from or "" for b in retention.keep if b.id.startswith(_PLANNED)}
 
     def _copy_one(
@@ -376,9 +517,14 @@ class BackupRunner:
     ) -> None:
         assert plan.copy_to is not None
         region = plan.copy_to.region
-        call = functools.partial(copy_backup, dest, self.keys, plan, backup, target_region=region)
+        call = functools.partial(
+            copy_backup, dest, self.keys, plan, backup, target_region=region, ledger=self.ledger
+        )
         try:
             copy = with_backoff(call, deadline=self.deadline, sleep=self.sleep)
+        except NotRecordedError as exc:
+            self._fail(result, "record", backup.id, region, exc)
+            return
         except Exception as exc:
             if error_code(exc) == "InvalidAMIName.Duplicate":
                 result.skipped.append(Item("copy", backup.id, region, "a copy of this AMI exists"))
@@ -424,6 +570,15 @@ class BackupRunner:
             ("BackupSourcesUnprotected", len(result.unprotected)),
         ):
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _image_blocker(backup: Backup, references: ImageReferences | None) -> str | None:
+    """Why an AMI must stay (None for a snapshot, or an AMI nothing references)."""
+    if backup.kind != "image":
+        return None
+    if references is None:
+        return "its references were not checked"
+    return references.blocker(backup.id)
 
 
 def _message(exc: BaseException) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from backups.ledger import ledger_for
 from backups.reporting import protection_finding, summary_alert
 from backups.runner import BackupRunner
 from backups.settings import BackupSettings
@@ -38,7 +39,12 @@ class BackupService:
         settings = get_settings()
         return cls(
             settings=settings,
-            runner=BackupRunner(BackupSettings.current(), clients.current_region(), deadline),
+            runner=BackupRunner(
+                BackupSettings.current(),
+                clients.current_region(),
+                deadline,
+                ledger=ledger_for(settings.state_table, account),
+            ),
             states=ProtectionStates(settings.state_table, account),
             notifier=default_notifier(settings),
             importer=default_importer(settings),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from backups.ledger import PARTITION_PREFIX
 from secauto_core import clients
 
 __all__ = ["ProtectionStates"]
@@ -21,7 +22,7 @@ class ProtectionStates:
         self._memory: dict[str, dict[str, datetime]] = {}
 
     def _partition(self, plan: str) -> str:
-        return f"backups#{self._account}#{plan}"
+        return f"{PARTITION_PREFIX}{self._account}#{plan}"
 
     def load_open(self, plan: str) -> dict[str, datetime]:
         """Source id -> when its finding was opened."""

@@ -15,6 +15,11 @@ Where moto falls short (each worked around here, never by mocking boto3):
   injected with a `before-send` hook on our client (the request still reaches moto afterwards);
   an access-denied create is short-circuited with `before-call`.
 - `InvalidSnapshot.InUse` is moto's own: deleting a snapshot an AMI was made from.
+- DescribeImageReferences is not implemented (NotImplementedError): the reference check notes it
+  and relies on launch templates, launch configurations and instances.
+
+Backups "of earlier runs" are made here by tagging snapshots and recording their ids in the state
+table's ledger, as those runs would have (`record`); a snapshot tagged but not recorded is not ours.
 
 One embedded account serves the whole module, and one botocore session all its clients (a
 fresh session per client re-reads the endpoint rules and service models: about 0.2 s a client);
@@ -131,6 +136,32 @@ def launch(account: Any, name: str, tag_value: str | None, extra_volumes: int = 
     return instance["InstanceId"], volumes
 
 
+def record(
+    account: Any,
+    backup_id: str,
+    tags: list[dict[str, str]],
+    *,
+    kind: str = "snapshot",
+    region: str = "us-east-1",
+) -> str:
+    """Record `backup_id` in the ledger, as the run that made it (with these tags) would have."""
+    from backups.ledger import DynamoLedger, Record
+    from backups.model import Backup, TagKeys
+
+    backup = Backup.from_tags(
+        TagKeys(),
+        kind="image" if kind == "image" else "snapshot",
+        backup_id=backup_id,
+        region=region,
+        tags={tag["Key"]: tag["Value"] for tag in tags},
+        state="completed",
+        started=None,
+    )
+    assert backup is not None
+    DynamoLedger(account.state_table, account.account_id).record([Record.of(backup)])
+    return backup_id
+
+
 def old_snapshot(
     account: Any,
     plan_name: str,
@@ -140,18 +171,21 @@ def old_snapshot(
     *,
     region: str = "us-east-1",
     retain_days: int | None = 7,
+    recorded: bool = True,
     **tag_options: Any,
 ) -> str:
-    """A snapshot of ours made `age_days` before NOW (as an earlier run would have tagged it)."""
+    """A snapshot made `age_days` before NOW, tagged (and, unless told, recorded) as an earlier
+    run would have."""
     ec2 = ec2_in(region)
     tags = backup_tags(
         plan_name, source, NOW - timedelta(days=age_days), retain_days=retain_days, **tag_options
     )
-    return str(
+    snapshot_id = str(
         ec2.create_snapshot(VolumeId=volume, TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}])[
             "SnapshotId"
         ]
     )
+    return record(account, snapshot_id, tags, region=region) if recorded else snapshot_id
 
 
 def ec2_in(region: str) -> Any:
@@ -346,7 +380,10 @@ def test_what_is_not_ours_is_never_deleted(account, invoke, clock):
     ec2 = account.client("ec2")
     foreign = {
         "untagged": ec2.create_snapshot(VolumeId=volumes[0])["SnapshotId"],
-        "other tool": old_snapshot(account, "foreign", instance, volumes[0], 90, managed_by="other-tool"),
+        "other tool": old_snapshot(
+            account, "foreign", instance, volumes[0], 90, managed_by="other-tool", recorded=False
+        ),
+        "copied tags": old_snapshot(account, "foreign", instance, volumes[0], 90, recorded=False),
         "other plan": old_snapshot(account, "retired", instance, volumes[0], 90),
     }
     no_plan_tag = [
@@ -360,9 +397,16 @@ def test_what_is_not_ours_is_never_deleted(account, invoke, clock):
     golden = ec2.create_image(InstanceId=instance, Name="golden-foreign")["ImageId"]
     with use(account, plan("foreign", min_keep=1)):
         result = invoke(CAPABILITY, tick("foreign")).result
+        [summary] = account.sns_messages()
     assert set(foreign.values()) <= set(snapshots())
     assert golden in {image["ImageId"] for image in ec2.describe_images(Owners=["self"])["Images"]}
     assert result["pruned"] == [] and result["counts"]["created"] == 1
+    [unrecorded] = result["not_recorded"]
+    assert (
+        unrecorded["target"] == foreign["copied tags"] and "not recorded by secauto" in unrecorded["detail"]
+    )
+    assert f"Not recorded (kept): {foreign['copied tags']} [us-east-1]" in summary["message"]
+    assert "1 not recorded" in summary["subject"]
 
 
 def test_a_snapshot_in_use_by_an_ami_is_skipped_and_the_prune_goes_on(account, invoke, clock):
@@ -371,9 +415,9 @@ def test_a_snapshot_in_use_by_an_ami_is_skipped_and_the_prune_goes_on(account, i
     # Someone registered an AMI from one of our (expired) snapshots: moto says InvalidSnapshot.InUse.
     image = ec2.create_image(InstanceId=instance, Name="made-from-our-snapshot")["ImageId"]
     in_use = ec2.describe_images(ImageIds=[image])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
-    ec2.create_tags(
-        Resources=[in_use], Tags=backup_tags("inuse", instance, NOW - timedelta(days=12), retain_days=7)
-    )
+    in_use_tags = backup_tags("inuse", instance, NOW - timedelta(days=12), retain_days=7)
+    ec2.create_tags(Resources=[in_use], Tags=in_use_tags)
+    record(account, in_use, in_use_tags)
     others = [old_snapshot(account, "inuse", instance, volumes[0], age) for age in (10, 11)]
     recent = [old_snapshot(account, "inuse", instance, volumes[0], age) for age in (1, 2)]
     with use(account, plan("inuse")):
@@ -443,6 +487,7 @@ def test_an_ami_copy_is_tagged_by_the_copy_call(account, invoke, clock, calls):
             {"ResourceType": "snapshot", "Tags": tags},
         ],
     )["ImageId"]
+    record(account, image, tags, kind="image")
     amis = plan(
         "amicopy",
         mode="ami",

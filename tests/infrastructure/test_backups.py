@@ -29,10 +29,17 @@ from infra_testlib import (
 
 from backups.handler import RULE_PREFIX as HANDLER_RULE_PREFIX
 from backups.handler import ScheduledEvent, plan_name
-from backups.permissions import COPY_PERMISSIONS, PERMISSIONS, TAG_CONDITIONS
+from backups.permissions import (
+    COPY_PERMISSIONS,
+    PERMISSIONS,
+    REFERENCE_ACTIONS,
+    STATE_ACTIONS,
+    STATE_CONDITIONS,
+    TAG_CONDITIONS,
+)
 from backups.settings import BackupPlan, BackupSettings
 from secauto_cli.rule_matcher import pattern_matches
-from secauto_core.permissions import CORE_PERMISSIONS, Permission
+from secauto_core.permissions import CORE_PERMISSIONS, CoreResource, Permission
 from secauto_infra.app_builder import app_config, build_app, cdk_json_context
 from secauto_infra.backups import (
     CREATE_ACTIONS,
@@ -61,7 +68,17 @@ from secauto_infra.rule_catalog import RuleCatalogError, RuleSpec, rules_for
 BACKUPS_RULES = rules_for("backups")
 ACCOUNT = "123456789012"
 DESCRIBE = frozenset(
-    {"ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeImages"}
+    {
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeImages",
+        # What still launches from an AMI, before it is deregistered.
+        "ec2:DescribeImageReferences",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribeLaunchTemplateVersions",
+        "autoscaling:DescribeLaunchConfigurations",
+    }
 )
 VOLUMES_CONFIG: dict[str, Any] = {
     "homeRegion": "us-east-1",
@@ -131,6 +148,11 @@ SAR_CONDITION_KEYS: dict[tuple[str, str], frozenset[str]] = {
         )
         for kind in ("snapshot", "image")
     },
+    # The state table: DynamoDB lists dynamodb:LeadingKeys for each item action on a table.
+    **{
+        (f"dynamodb:{action}", "table"): frozenset({"dynamodb:LeadingKeys"})
+        for action in ("Query", "GetItem", "PutItem", "DeleteItem")
+    },
 }
 
 
@@ -164,7 +186,7 @@ def _settings(synth: Synthesized) -> BackupsConfig:
 
 def _tick(rule_arn: str, **changes: Any) -> dict[str, Any]:
     """What a schedule rule sends: its ARN as the one resource, an empty detail."""
-    _, _, region, account, _ = rule_arn.split(":", 4)
+    _, _, _, region, account, _ = rule_arn.split(":", 5)
     event: dict[str, Any] = {
         "version": "0",
         "id": "7c1f0e52-3b9a-4d6e-8f21-5a0d9c4b7e13",
@@ -549,7 +571,8 @@ def test_every_condition_key_is_one_aws_evaluates_for_its_action(bk_synth: Synth
             for operator in json.loads(condition).values()
             for key in operator
         }
-        assert keys <= SAR_CONDITION_KEYS[(action, _kind(resource))], (action, resource, keys)
+        kind = "table" if action.startswith("dynamodb:") else _kind(resource)
+        assert keys <= SAR_CONDITION_KEYS[(action, kind)], (action, resource, keys)
 
 
 def test_every_ec2_change_is_conditioned_or_reads_a_source(bk_synth: Synthesized) -> None:
@@ -569,6 +592,25 @@ def test_the_declared_conditions_are_the_reviewed_tag_conditions() -> None:
     assert apply_tag_conditions(PERMISSIONS) == list(PERMISSIONS)
 
 
+def test_the_state_table_is_reachable_in_the_backups_partitions_only(bk_synth: Synthesized) -> None:
+    table = bk_synth.logical_id(core_stack(bk_synth).resources.state_table) + ".Arn"
+    on_table = {
+        (action, condition)
+        for action, resource, condition in _conditioned_grants(bk_synth)
+        if resource == table
+    }
+    leading = json.dumps({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": "backups#*"}}, sort_keys=True)
+    assert on_table == {(action, leading) for action in STATE_ACTIONS}
+    # Recorded at creation, re-checked before a delete, dropped after; read by one query per plan.
+    assert set(STATE_ACTIONS) == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+    }
+    assert set(REFERENCE_ACTIONS) <= DESCRIBE
+
+
 def test_copy_permissions_are_granted_once_per_copy_region() -> None:
     assert role_permissions(()) == tuple(PERMISSIONS)
     two = role_permissions(("us-west-2", "eu-central-1"))
@@ -583,6 +625,8 @@ INSTANCES = "arn:{partition}:ec2:{region}:{account}:instance/*"
 
 
 def test_a_missing_condition_is_applied() -> None:
+    (table,) = apply_tag_conditions([Permission(STATE_ACTIONS, CoreResource.STATE_TABLE)])
+    assert table == Permission(STATE_ACTIONS, CoreResource.STATE_TABLE, STATE_CONDITIONS)
     (granted,) = apply_tag_conditions([Permission(("ec2:DeleteSnapshot",), SNAPSHOTS)])
     assert granted == Permission(("ec2:DeleteSnapshot",), SNAPSHOTS, TAG_CONDITIONS["ec2:DeleteSnapshot"])
     split = apply_tag_conditions([Permission(("ec2:CreateSnapshots", "ec2:DeleteSnapshot"), SNAPSHOTS)])
@@ -610,6 +654,9 @@ def test_a_missing_condition_is_applied() -> None:
         ),
         (Permission(("ec2:ModifySnapshotAttribute",), SNAPSHOTS), "nobody has reviewed"),
         (Permission(("ec2:CreateTags",), INSTANCES), "nobody has reviewed"),
+        (Permission(STATE_ACTIONS, CoreResource.STATE_TABLE, {"StringLike": {"x": "*"}}), "declared under"),
+        (Permission(("dynamodb:Scan",), CoreResource.STATE_TABLE), "nobody has reviewed"),
+        (Permission(("dynamodb:GetItem",), "*"), "nobody has reviewed"),
     ],
     ids=[
         "other-condition",
@@ -618,6 +665,9 @@ def test_a_missing_condition_is_applied() -> None:
         "delete-volume",
         "share",
         "tag-instance",
+        "state-table-other-condition",
+        "state-table-scan",
+        "dynamodb-anywhere",
     ],
 )
 def test_grants_outside_the_reviewed_conditions_fail_the_synthesis(
@@ -644,7 +694,7 @@ def test_nag_acknowledgments_are_the_reviewed_ones(volumes_synth: Synthesized) -
         return (role, f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]")
 
     assert found == {
-        iam5("*"),  # X-Ray and the four Describe* calls
+        iam5("*"),  # X-Ray and the Describe* calls
         (function, "AwsSolutions::AwsSolutions-L1"),
         *(
             iam5(f"arn:aws:ec2:{region}::{kind}/*")

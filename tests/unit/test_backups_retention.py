@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backups.ledger import recorded_keys
 from backups.model import Backup, TagKeys
-from backups.retention import plan_retention
+from backups.retention import UNRECORDED, plan_retention
 from backups.settings import BackupPlan
 from backups.slots import slot_start, slot_value
 
@@ -64,6 +65,12 @@ def backup(
     )
 
 
+def retained(inventory, plans, now=NOW, *, recorded=None):
+    """`plan_retention`, with every backup recorded unless `recorded` says otherwise."""
+    keys = recorded_keys(inventory) if recorded is None else recorded
+    return plan_retention(inventory, plans, now, recorded=keys)
+
+
 def ids(backups) -> set[str]:
     return {b.id for b in backups}
 
@@ -71,14 +78,14 @@ def ids(backups) -> set[str]:
 def test_expired_backups_are_deleted_beyond_min_keep_and_a_missed_run_catches_up():
     # Runs were missed for days: everything that expired meanwhile goes on the next run.
     inventory = [backup(age) for age in (1, 2, 8, 9, 30)]
-    result = plan_retention(inventory, [plan()], NOW)
+    result = retained(inventory, [plan()], NOW)
     assert ids(result.delete) == {"snapshot-i-1-8", "snapshot-i-1-9", "snapshot-i-1-30"}
     assert result.reasons["snapshot-i-1-30"] == "expired at 2026-11-01T03:00:00Z"
 
 
 def test_min_keep_holds_even_when_every_backup_is_expired():
     inventory = [backup(age) for age in (10, 11, 12, 13)]
-    result = plan_retention(inventory, [plan(min_keep=2)], NOW)
+    result = retained(inventory, [plan(min_keep=2)], NOW)
     assert ids(result.keep) == {"snapshot-i-1-10", "snapshot-i-1-11"}
     assert "kept: one of the newest min_keep 2" in result.reasons["snapshot-i-1-10"]
     assert ids(result.delete) == {"snapshot-i-1-12", "snapshot-i-1-13"}
@@ -86,7 +93,7 @@ def test_min_keep_holds_even_when_every_backup_is_expired():
 
 def test_retain_count_deletes_the_oldest_generations_first():
     inventory = [backup(age, retain_days=None) for age in (0.1, 7, 14, 21, 28, 35)]
-    result = plan_retention(inventory, [plan(retain_days=None, retain_count=4, min_keep=1)], NOW)
+    result = retained(inventory, [plan(retain_days=None, retain_count=4, min_keep=1)], NOW)
     assert ids(result.delete) == {"snapshot-i-1-28", "snapshot-i-1-35"}
     assert result.reasons["snapshot-i-1-28"] == "beyond retain_count 4 (number 5, newest first)"
 
@@ -97,20 +104,20 @@ def test_an_instance_snapshot_set_counts_as_one_generation():
         for age in (1, 2, 3)
         for volume in ("root", "data", "logs")
     ]
-    result = plan_retention(sets, [plan(retain_days=None, retain_count=2, min_keep=1)], NOW)
+    result = retained(sets, [plan(retain_days=None, retain_count=2, min_keep=1)], NOW)
     assert ids(result.delete) == {"snap-3-root", "snap-3-data", "snap-3-logs"}
 
 
 def test_in_progress_backups_are_kept_and_do_not_count_for_min_keep():
     inventory = [backup(0.01, state="pending"), backup(9), backup(10), backup(11)]
-    result = plan_retention(inventory, [plan(min_keep=2)], NOW)
+    result = retained(inventory, [plan(min_keep=2)], NOW)
     assert result.reasons["snapshot-i-1-0.01"] == "in progress"
     assert ids(result.delete) == {"snapshot-i-1-11"}  # 9 and 10 are the newest two usable ones
 
 
 def test_failed_backups_are_deleted_and_never_protect_anything():
     inventory = [backup(0.5, state="error"), backup(9), backup(10), backup(11)]
-    result = plan_retention(inventory, [plan(min_keep=2)], NOW)
+    result = retained(inventory, [plan(min_keep=2)], NOW)
     assert ids(result.delete) == {"snapshot-i-1-0.5", "snapshot-i-1-11"}
     assert result.reasons["snapshot-i-1-0.5"] == "failed backup (state error)"
 
@@ -119,7 +126,7 @@ def test_snapshots_of_our_amis_are_never_deleted_on_their_own():
     image = backup(30, kind="image", backup_id="ami-1", snapshot_ids=("snap-a", "snap-b"))
     snapshots = [backup(30, backup_id=sid) for sid in ("snap-a", "snap-b")]
     newer = [backup(age, kind="image", backup_id=f"ami-{age}") for age in (1, 2)]
-    result = plan_retention([image, *snapshots, *newer], [plan(mode="ami")], NOW)
+    result = retained([image, *snapshots, *newer], [plan(mode="ami")], NOW)
     assert ids(result.delete) == {"ami-1"}  # the AMI goes, with its snapshots (DeleteAssociatedSnapshots)
     assert result.reasons["snap-a"] == "belongs to one of our AMIs (pruned with it)"
 
@@ -131,7 +138,7 @@ def test_copies_follow_the_copy_regions_own_rules():
         backup(age, retain_days=14, copied_from=f"src-{age}", backup_id=f"copy-{age}", region="us-west-2")
         for age in (1, 2, 10, 20)
     ]
-    result = plan_retention([*home, *copies], [copy_plan], NOW)
+    result = retained([*home, *copies], [copy_plan], NOW)
     assert ids(result.delete) == {"snapshot-i-1-10", "copy-20"}
 
 
@@ -141,7 +148,7 @@ def test_what_is_not_ours_or_of_an_unknown_plan_is_kept():
         backup(90, managed_by="other-tool", backup_id="other-tool"),
         backup(90, plan_name="retired", backup_id="retired-plan"),
     ]
-    result = plan_retention([*foreign, backup(1), backup(2)], [plan()], NOW)
+    result = retained([*foreign, backup(1), backup(2)], [plan()], NOW)
     assert result.delete == []
     assert result.reasons["other-tool"].startswith("not ours")
     assert result.reasons["retired-plan"] == "plan retired is not configured"
@@ -149,8 +156,37 @@ def test_what_is_not_ours_or_of_an_unknown_plan_is_kept():
 
 def test_groups_are_per_source():
     inventory = [backup(age, source=source) for source in ("i-1", "i-2") for age in (8, 9, 10)]
-    result = plan_retention(inventory, [plan(min_keep=2)], NOW)
+    result = retained(inventory, [plan(min_keep=2)], NOW)
     assert Counter(b.source for b in result.delete) == {"i-1": 1, "i-2": 1}
+
+
+def test_what_is_not_recorded_is_kept_listed_and_counts_for_nothing():
+    # Forged copies of our tags on newer snapshots: counted, they would push the real ones out.
+    real = [backup(age, retain_days=None, backup_id=f"real-{age}") for age in (1, 2, 3, 4, 5)]
+    forged = [backup(age, retain_days=None, backup_id=f"forged-{age}") for age in (0.5, 0.6, 0.7, 40)]
+    result = retained(
+        [*real, *forged], [plan(retain_days=None, retain_count=3, min_keep=1)], recorded=recorded_keys(real)
+    )
+    assert ids(result.delete) == {"real-4", "real-5"}
+    assert ids(result.unrecorded) == ids(forged) and ids(forged) <= ids(result.keep)
+    assert all(result.reasons[b.id] == UNRECORDED for b in forged)
+
+
+def test_forged_backups_do_not_stand_in_for_min_keep():
+    real = [backup(age, backup_id=f"real-{age}") for age in (10, 11, 12)]
+    forged = [backup(9.5, backup_id="forged-new"), backup(9.6, backup_id="forged-newer")]
+    result = retained([*real, *forged], [plan(min_keep=2)], recorded=recorded_keys(real))
+    assert ids(result.delete) == {"real-12"}  # the newest two real ones stay, whatever is forged
+
+
+def test_a_recorded_id_in_another_region_is_not_this_one():
+    here = backup(30, backup_id="snap-1", region="us-east-1")
+    result = retained(
+        [here, backup(1), backup(2)],
+        [plan(min_keep=1)],
+        recorded={("us-west-2", "snap-1")} | recorded_keys([backup(1), backup(2)]),
+    )
+    assert "snap-1" not in ids(result.delete) and ids(result.unrecorded) == {"snap-1"}
 
 
 # --- property: random inventories --------------------------------------------------------------
@@ -189,14 +225,16 @@ def _fields(item: Backup) -> dict:
 
 
 @settings(max_examples=200, deadline=None)
-@given(inventories())
-def test_never_deletes_what_is_not_ours_nor_below_min_keep(inventory):
-    result = plan_retention(inventory, PLANS, NOW)
+@given(inventories(), st.data())
+def test_never_deletes_what_is_not_recorded_and_ours_nor_below_min_keep(inventory, data):
+    recorded = frozenset(b.key for b in inventory if data.draw(st.booleans(), label=f"recorded {b.id}"))
+    result = retained(inventory, PLANS, NOW, recorded=recorded)
     configured = {p.name: p for p in PLANS}
     assert ids(result.delete).isdisjoint(ids(result.keep))
     assert len(result.delete) + len(result.keep) == len(inventory)
     in_images = {sid for b in inventory if b.kind == "image" for sid in b.snapshot_ids}
     for item in result.delete:
+        assert item.key in recorded
         assert item.tags.get(KEYS.managed_by) == "secauto" and item.tags.get(KEYS.plan) == item.plan
         assert item.plan in configured
         assert item.id not in in_images
@@ -206,6 +244,7 @@ def test_never_deletes_what_is_not_ours_nor_below_min_keep(inventory):
     for item in inventory:
         if (
             item.tags.get(KEYS.managed_by) == "secauto"
+            and item.key in recorded
             and item.plan in configured
             and item.id not in in_images
         ):
@@ -226,7 +265,7 @@ def test_100k_snapshots_plan_quickly():
         for i in range(100_000)
     ]
     started = time.perf_counter()
-    result = plan_retention(inventory, [plan()], NOW)
+    result = retained(inventory, [plan()], NOW)
     elapsed = time.perf_counter() - started
     assert len(result.delete) + len(result.keep) == 100_000
     assert elapsed < 2.0  # the benchmark's target is < 1 s; leave room for slow CI machines

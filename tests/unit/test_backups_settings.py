@@ -12,6 +12,7 @@ from backups.handler import ScheduledEvent, plan_name
 from backups.model import TagKeys
 from backups.settings import BackupSettings
 from backups.tagging import carried_tags, ownership_tags
+from secauto_core.permissions import CoreResource
 from secauto_core.settings import SettingsError
 
 DAILY = {
@@ -141,7 +142,10 @@ def test_permissions_scope_changes_by_our_managed_by_tag():
     declared = [*permissions.PERMISSIONS, *permissions.COPY_PERMISSIONS]
     for permission in declared:
         if permission.resource == "*":
-            assert all(action.startswith("ec2:Describe") for action in permission.actions)
+            assert all(action.split(":")[1].startswith("Describe") for action in permission.actions)
+        elif permission.resource == CoreResource.STATE_TABLE:
+            # The ledger and the open findings: only items whose partition key starts backups#.
+            assert permission.conditions == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": "backups#*"}}
         elif isinstance(permission.resource, str) and (
             "::snapshot/" in permission.resource or "::image/" in permission.resource
         ):
