@@ -12,6 +12,10 @@ receives, and the local replay matches sample events against it. So
 `aws.events` "Scheduled Event" whose resource is the rule's ARN); it is why the rule has an
 explicit name. The builder checks that file is exactly that pattern, and builds the schedule rule
 itself, never an event-pattern rule from the file.
+
+IAM is the second line behind the code's exemptions: the role carries an explicit Deny of
+`iam:UpdateAccessKey` / `iam:DeleteAccessKey` on any user tagged with `exemptTagKey`
+(`EXEMPTION_GUARD_SID`), so even a bug in the audit cannot change an exempt user's keys.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Duration, Environment, Stack, Token
+from aws_cdk import aws_iam as iam
 
 from access_keys.permissions import PERMISSIONS
 from secauto_infra.core_stack import NAMED_RULE_PREFIX
@@ -46,6 +51,8 @@ __all__ = [
     "AUDIT_RULE_NAME",
     "AUDIT_RULE_SPEC",
     "CAPABILITY",
+    "EXEMPTION_GUARD_ACTIONS",
+    "EXEMPTION_GUARD_SID",
     "FUNCTION_MEMORY_MB",
     "FUNCTION_TIMEOUT",
     "RESERVED_CONCURRENCY",
@@ -64,6 +71,10 @@ FUNCTION_TIMEOUT = Duration.seconds(900)
 FUNCTION_MEMORY_MB = 512
 #: One audit at a time (see `AccessKeysStack`).
 RESERVED_CONCURRENCY = 1
+#: The explicit Deny on users carrying the exemption tag, and what it denies: every change the
+#: capability can make to a key.
+EXEMPTION_GUARD_SID = "DenyKeyChangesOnExemptUsers"
+EXEMPTION_GUARD_ACTIONS = ("iam:DeleteAccessKey", "iam:UpdateAccessKey")
 
 
 def check_access_keys_rules(specs: Sequence[RuleSpec]) -> RuleSpec:
@@ -123,6 +134,7 @@ class AccessKeysStack(Stack):
             reserved_concurrent_executions=RESERVED_CONCURRENCY,
         )
         self._acknowledge_every_user()
+        self.exemption_guard = self._guard_exempt_users(settings.exempt_tag_key)
         # The core DLQ's policy admits our rules by name (`secauto-*` for the named ones).
         target = lambda_target(
             self.function.function,
@@ -139,6 +151,29 @@ class AccessKeysStack(Stack):
             description=f"secauto: audit of every IAM access key (rules/{AUDIT_RULE_SPEC}.json)",
         )
         allow_rule_to_invoke(self.function.function, self.rule)
+
+    def _guard_exempt_users(self, exempt_tag_key: str) -> iam.Policy:
+        """Deny key changes on any user carrying the exemption tag, whatever the code decides.
+
+        The access-key actions authorize against the user's ARN, so `iam:ResourceTag/<key>` is
+        the tag of the key's user; `Null: false` matches when the tag is present, whatever its
+        value. IAM cannot compare the `<reason>|<YYYY-MM-DD>` expiry, so an expired or malformed
+        tag still blocks changes (the audit says so in its report: renew or remove the tag).
+        Exemption by group (`exemptGroups`) has no IAM counterpart: no condition key tests a
+        user's group membership, and IAM groups carry no tags; the code alone enforces it.
+        A policy of its own, since the function construct's inline policies hold Allow grants
+        only; the function depends on it, so it never runs without the guard.
+        """
+        statement = iam.PolicyStatement(
+            sid=EXEMPTION_GUARD_SID,
+            effect=iam.Effect.DENY,
+            actions=list(EXEMPTION_GUARD_ACTIONS),
+            resources=[f"arn:{self.partition}:iam::{self.account}:user/*"],
+            conditions={"Null": {f"iam:ResourceTag/{exempt_tag_key}": "false"}},
+        )
+        policy = iam.Policy(self, "ExemptionGuard", statements=[statement], roles=[self.function.role])
+        self.function.function.node.add_dependency(policy)
+        return policy
 
     def _acknowledge_every_user(self) -> None:
         """The audit reads (and, enforcing, changes) the keys of every user of this account."""

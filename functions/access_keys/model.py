@@ -11,10 +11,12 @@ if TYPE_CHECKING:
 
     from secauto_core.severity import Severity
 
-__all__ = ["ROOT_USER", "Action", "KeyPlan", "KeyRecord"]
+__all__ = ["ROOT_USER", "SPARED", "Action", "KeyPlan", "KeyRecord"]
 
 #: The user name the credential report gives the root user.
 ROOT_USER = "<root_account>"
+#: How a spared key (a warned last working key) is announced and remembered.
+SPARED = "spared"
 
 
 class Action(StrEnum):
@@ -65,7 +67,15 @@ class KeyPlan:
     announce: bool = True
     #: "planned" (dry run), "done", "skipped: ..." or "failed: ..."
     outcome: str = "planned"
+    #: Set when the key is its user's last working key and was warned instead of deactivated
+    #: (`last_key.plan_user`): the day it is deactivated unless rotated.
+    spared_until: datetime | None = None
 
     @property
     def non_compliant(self) -> bool:
         return self.action in (Action.WARN, Action.DEACTIVATE, Action.DELETE, Action.REPORT)
+
+    @property
+    def announcement(self) -> str:
+        """What was announced, for the reminder cadence: a spared key is news even after a warning."""
+        return SPARED if self.spared_until is not None else self.action.value

@@ -25,6 +25,16 @@ _TITLES = {
     Action.DELETE: "Inactive IAM access key past its retention",
     Action.REPORT: "The root user has an access key",
 }
+_SPARED_TITLE = "Last working IAM access key past its limit: deactivation deferred"
+_SPARED_FACT = (
+    "warned instead of deactivated, so that no user loses every key in one run; each is "
+    "deactivated at its deadline unless rotated"
+)
+_OWNER_SUMMARY = "These access keys are due for rotation or will be (or were) deactivated."
+_OWNER_SPARED = (
+    " A spared key is its user's last working key: create a new key and move to it before the "
+    "deadline, or the old one is deactivated then."
+)
 
 
 def _key_label(plan: KeyPlan) -> str:
@@ -34,7 +44,21 @@ def _key_label(plan: KeyPlan) -> str:
 
 def _line(plan: KeyPlan) -> str:
     owner = f"; owner {plan.owner}" if plan.owner else ""
+    if plan.spared_until is not None:
+        # The spared line leads ("spared: last working key of user X, deactivated on <date> ...").
+        spared, *reasons = plan.reasons
+        return f"{spared} ({plan.outcome}); {', '.join(reasons)}{owner}"
     return f"{plan.action.value} ({plan.outcome}): {', '.join(plan.reasons)}{owner}"
+
+
+def _counts(result: AuditResult) -> str:
+    spared = len(result.spared)
+    parts = []
+    for action in (Action.WARN, Action.DEACTIVATE, Action.DELETE, Action.REPORT, Action.EXEMPT):
+        if result.count(action):
+            extra = f" ({spared} spared)" if action is Action.WARN and spared else ""
+            parts.append(f"{result.count(action)} {action.value}{extra}")
+    return ", ".join(parts)
 
 
 def _iam_console(region: str) -> str:
@@ -47,11 +71,7 @@ def summary_alert(result: AuditResult, account: str, region: str, alias: str | N
     if not announced:
         return None
     mode = "enforced" if result.enforce else "dry run: nothing was changed"
-    counts = ", ".join(
-        f"{result.count(action)} {action.value}"
-        for action in (Action.WARN, Action.DEACTIVATE, Action.DELETE, Action.REPORT, Action.EXEMPT)
-        if result.count(action)
-    )
+    counts = _counts(result)
     facts = [
         Fact(label="Keys audited", value=f"{len(result.plans)} (source: {result.source})"),
         Fact(label="Plan", value=counts or "no action"),
@@ -59,6 +79,10 @@ def summary_alert(result: AuditResult, account: str, region: str, alias: str | N
     ]
     if result.failures:
         facts.append(Fact(label="Failed", value=str(len(result.failures))))
+    if result.spared:
+        spared = len(result.spared)
+        keys = "last working key" if spared == 1 else "last working keys"
+        facts.append(Fact(label="Spared", value=f"{spared} {keys} {_SPARED_FACT}"))
     facts += [Fact(label=_key_label(plan), value=_line(plan)) for plan in announced if plan.non_compliant]
     facts += [Fact(label="Warning", value=warning) for plan in announced for warning in plan.warnings]
     severity = max((plan.severity for plan in announced), default=Severity.LOW)
@@ -91,7 +115,7 @@ def owner_alerts(result: AuditResult, account: str, region: str, alias: str | No
             capability=CAPABILITY,
             severity=max(plan.severity for plan in plans),
             title=f"IAM access keys of {owner}: action needed",
-            summary="These access keys are due for rotation or will be (or were) deactivated.",
+            summary=_OWNER_SUMMARY + (_OWNER_SPARED if any(p.spared_until for p in plans) else ""),
             account_id=account,
             account_alias=alias,
             region=region,
@@ -117,7 +141,7 @@ def _spec(
         key_resource = f"AWS::IAM::AccessKey:{user}/{created}"
     else:
         created_at = plan.key.created_at
-        title = _TITLES.get(plan.action, "IAM access key compliant")
+        title = _SPARED_TITLE if plan.spared_until else _TITLES.get(plan.action, "IAM access key compliant")
         severity, reasons, controls = plan.severity, plan.reasons, plan.controls
         key_resource = f"AWS::IAM::AccessKey:{plan.key.key_id or user + '/' + created}"
     resources = [AsffResource(type="AwsIamAccessKey", id=key_resource, region=region)]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from access_keys.audit import AccessKeyAudit, AuditResult, summary_counts
+from access_keys.last_key import DESTRUCTIVE, working
 from access_keys.model import Action, KeyPlan
 from access_keys.reporting import archived_finding, key_finding, owner_alerts, summary_alert
 from access_keys.settings import AccessKeySettings
@@ -85,14 +86,14 @@ class AccessKeyService:
         now = result.run_at
         for plan in result.plans:
             before = states.get(plan.key.identity) or KeyState(plan.key.identity)
-            after = _next_state(before, plan, now)
+            after = _next_state(before, plan, now, enforce=result.enforce)
             if after != before:
                 self.states.save(after, now)
         for state in result.resolved:
             self.states.save(replace(state.with_event(now, "no longer present"), finding_id=None), now)
 
 
-def _next_state(state: KeyState, plan: KeyPlan, now: datetime) -> KeyState:
+def _next_state(state: KeyState, plan: KeyPlan, now: datetime, *, enforce: bool) -> KeyState:
     key = plan.key
     if not key.active and state.inactive_since is None:
         state = replace(state, inactive_since=now).with_event(now, "seen inactive")
@@ -103,8 +104,9 @@ def _next_state(state: KeyState, plan: KeyPlan, now: datetime) -> KeyState:
             state = replace(state, inactive_since=now)
     elif plan.outcome.startswith("failed"):
         state = state.with_event(now, f"{plan.action.value} {plan.outcome}")
+    state = _grace(state, plan, now, enforce=enforce)
     if plan.announce and plan.non_compliant:
-        state = replace(state, last_announced=now, announced_action=plan.action.value)
+        state = replace(state, last_announced=now, announced_action=plan.announcement)
         if plan.outcome != "done":
             state = state.with_event(
                 now, f"announced {plan.action.value} ({plan.outcome}): {', '.join(plan.reasons)}"
@@ -112,6 +114,22 @@ def _next_state(state: KeyState, plan: KeyPlan, now: datetime) -> KeyState:
     open_finding = plan.non_compliant and plan.outcome != "done"
     finding = plan.key.identity if open_finding else None
     return replace(state, finding_id=finding)
+
+
+def _grace(state: KeyState, plan: KeyPlan, now: datetime, *, enforce: bool) -> KeyState:
+    """A spared key's grace starts at the first enforcing run that spares it (a dry run changes
+    nothing, so it starts no clock) and is kept while the key is due or inactive; an active key
+    compliant or exempt again gets a fresh grace the next time it is spared."""
+    if plan.spared_until is not None:
+        if enforce and state.spared_since is None:
+            until = plan.spared_until.strftime("%Y-%m-%d")
+            return replace(state, spared_since=now).with_event(
+                now, f"spared as the last working key of {plan.key.user} until {until}"
+            )
+        return state
+    if state.spared_since is not None and working(plan) and plan.action not in DESTRUCTIVE:
+        return replace(state, spared_since=None)
+    return state
 
 
 def _plan_row(plan: KeyPlan) -> dict[str, Any]:
@@ -124,4 +142,5 @@ def _plan_row(plan: KeyPlan) -> dict[str, Any]:
         "owner": plan.owner,
         "announced": plan.announce,
         "warnings": plan.warnings,
+        "spared_until": plan.spared_until.date().isoformat() if plan.spared_until else None,
     }

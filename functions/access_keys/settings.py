@@ -22,6 +22,10 @@ class AccessKeySettings(EnvSettings):
     delete_inactive_days: int | None = Field(default=None, ge=1)
     #: A key never used is left alone this many days after its creation.
     never_used_grace_days: int = Field(default=7, ge=0)
+    #: When a run would deactivate every working key of a user, the most recently used one is
+    #: warned instead and deactivated this many days after it was first spared (0: no grace, the
+    #: user may lose every key in one run). At most 30, so the last key's grace stays short.
+    last_key_grace_days: int = Field(default=7, ge=0, le=30)
     exempt_tag_key: str = "secauto:key-exempt"
     exempt_groups: tuple[str, ...] = ()
     owner_tag_key: str = "secauto:owner"

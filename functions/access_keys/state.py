@@ -1,4 +1,5 @@
 """What the audit remembers per key: when it was last announced, since when it is inactive,
+since when it is spared as its user's last working key (so its grace does not restart every run),
 whether a Security Hub finding is open, and the key's timeline (warned, deactivated, deleted).
 
 One item per key in the state table, all under one partition per account, read with a single
@@ -27,6 +28,8 @@ class KeyState:
     inactive_since: datetime | None = None
     finding_id: str | None = None
     timeline: tuple[str, ...] = field(default_factory=tuple)
+    #: The first enforcing run that spared the key as its user's last working key (`last_key`).
+    spared_since: datetime | None = None
 
     def with_event(self, when: datetime, text: str) -> KeyState:
         entry = f"{when.strftime('%Y-%m-%dT%H:%M:%SZ')} {text}"
@@ -65,6 +68,7 @@ class KeyStateStore:
                     inactive_since=_time(item, "inactive_since"),
                     finding_id=item.get("finding_id", {}).get("S"),
                     timeline=tuple(entry["S"] for entry in item.get("timeline", {}).get("L", [])),
+                    spared_since=_time(item, "spared_since"),
                 )
         return states
 
@@ -78,7 +82,7 @@ class KeyStateStore:
             "timeline": {"L": [{"S": entry} for entry in state.timeline]},
             "ttl": {"N": str(int((now + _KEEP).timestamp()))},
         }
-        for name in ("last_announced", "inactive_since"):
+        for name in ("last_announced", "inactive_since", "spared_since"):
             value = getattr(state, name)
             if value is not None:
                 item[name] = {"S": value.isoformat()}

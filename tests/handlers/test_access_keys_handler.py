@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from access_keys import audit as audit_module
+from access_keys.state import KeyState, KeyStateStore
 from secauto_cli.seeds import add_user_key, seed_access_keys
 from secauto_core import clients
 from tests.conftest import load_event
@@ -35,6 +37,10 @@ def key_statuses(account) -> dict[str, str]:
     return statuses
 
 
+def remembered(account) -> dict[str, KeyState]:
+    return KeyStateStore(account.state_table, account.account_id).load_all()
+
+
 def plan_of(result: dict[str, Any]) -> dict[tuple[str, str], str]:
     return {(row["user"], row["key"]): row["action"] for row in result["plan"]}
 
@@ -48,6 +54,73 @@ def test_enforcement_deactivates_only_the_old_key_of_a_user(make_account, invoke
     assert statuses == {old: "Inactive", fresh: "Active"}
     [row] = [r for r in result["plan"] if r["user"] == "alice"]
     assert (row["key"], row["action"], row["outcome"]) == (old, "deactivate", "done")
+
+
+def test_a_user_whose_two_keys_are_due_keeps_the_one_used_last(make_account, invoke):
+    # Defect 7: both keys past the deactivation age, one used today: the user kept no key at all.
+    with make_account(CAPABILITY, **ENFORCE) as account:
+        used_today = add_user_key(account, "alice", age_days=120, used_days_ago=0)
+        stale = add_user_key(account, "alice", age_days=100, used_days_ago=30)
+        result = invoke(CAPABILITY, tick()).result
+        statuses = key_statuses(account)
+        [summary, *_] = account.sns_messages()
+        states = remembered(account)
+    assert statuses == {used_today: "Active", stale: "Inactive"}
+    rows = {row["key"]: row for row in result["plan"]}
+    deadline = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
+    assert rows[stale]["action"] == "deactivate" and rows[stale]["outcome"] == "done"
+    assert rows[used_today]["action"] == "warn" and rows[used_today]["spared_until"] == deadline
+    line = f"spared: last working key of user alice, deactivated on {deadline} unless rotated"
+    assert rows[used_today]["reasons"][0] == line
+    assert result["counts"]["spared"] == 1
+    assert line in summary["message"] and "1 warn (1 spared)" in summary["message"]
+    assert [s.spared_since is not None for s in states.values()].count(True) == 1
+
+
+def test_the_grace_is_remembered_and_then_the_last_key_goes(make_account, invoke):
+    with make_account(CAPABILITY, **ENFORCE) as account:
+        last = add_user_key(account, "alice", age_days=120, used_days_ago=0)
+        first = invoke(CAPABILITY, tick("tick-1")).result
+        [started] = [s.spared_since for s in remembered(account).values()]
+        again = invoke(CAPABILITY, tick("tick-2")).result  # the same day: the grace does not restart
+        [kept] = remembered(account).values()
+        assert kept.spared_since == started and key_statuses(account) == {last: "Active"}
+        store = KeyStateStore(account.state_table, account.account_id)
+        store.save(replace(kept, spared_since=started - timedelta(days=7)), datetime.now(UTC))
+        final = invoke(CAPABILITY, tick("tick-3")).result  # seven days later
+        statuses = key_statuses(account)
+    assert first["plan"][0]["spared_until"] and again["plan"][0]["announced"] is False
+    assert statuses == {last: "Inactive"}
+    assert (final["plan"][0]["action"], final["plan"][0]["outcome"]) == ("deactivate", "done")
+
+
+def test_a_dry_run_spares_the_same_key_but_starts_no_grace(make_account, invoke):
+    with make_account(CAPABILITY, **DRY_RUN) as account:
+        add_user_key(account, "alice", age_days=120, used_days_ago=0)
+        result = invoke(CAPABILITY, tick()).result
+        states = remembered(account)
+    assert result["plan"][0]["spared_until"] and result["plan"][0]["outcome"] == "planned (dry run)"
+    assert all(state.spared_since is None for state in states.values())
+
+
+def test_a_sibling_deactivated_after_the_report_leaves_the_due_key_spared(make_account, invoke, monkeypatch):
+    # The report still shows bob's fresh key active; by the time the audit acts, it is not.
+    with make_account(CAPABILITY, **ENFORCE) as account:
+        due = add_user_key(account, "bob", age_days=120, used_days_ago=1)
+        fresh = add_user_key(account, "bob", age_days=10, used_days_ago=0)
+        real = audit_module.fetch_inventory
+
+        def report_then_deactivate(*args: Any, **kwargs: Any):
+            inventory = real(*args, **kwargs)
+            account.client("iam").update_access_key(UserName="bob", AccessKeyId=fresh, Status="Inactive")
+            return inventory
+
+        monkeypatch.setattr(audit_module, "fetch_inventory", report_then_deactivate)
+        result = invoke(CAPABILITY, tick()).result
+        statuses = key_statuses(account)
+    assert statuses == {due: "Active", fresh: "Inactive"}
+    [row] = [row for row in result["plan"] if row["key"] == due]
+    assert row["action"] == "warn" and row["spared_until"]
 
 
 def test_dry_run_changes_nothing_and_plans_exactly_what_enforcement_does(make_account, invoke):
@@ -65,12 +138,11 @@ def test_dry_run_changes_nothing_and_plans_exactly_what_enforcement_does(make_ac
     strip = lambda plan: {(user, action) for (user, _key), action in plan.items()}  # noqa: E731
     assert strip(plan_of(dry)) == strip(plan_of(enforced))
     deactivated = {row["user"] for row in enforced["plan"] if row["outcome"] == "done"}
-    assert (
-        deactivated
-        == {row["user"] for row in dry["plan"] if row["action"] == "deactivate"}
-        == {"alice", "grace"}
-    )
-    assert list(after.values()).count("Inactive") == 3  # alice, grace, and ivan's key that already was
+    assert deactivated == {row["user"] for row in dry["plan"] if row["action"] == "deactivate"} == {"alice"}
+    # grace's only key is due too, but it is her last working key: spared in both modes.
+    spared = {row["user"] for row in enforced["plan"] if row["spared_until"]}
+    assert spared == {row["user"] for row in dry["plan"] if row["spared_until"]} == {"grace"}
+    assert list(after.values()).count("Inactive") == 2  # alice's old key, and ivan's that already was
 
 
 def test_grace_exemptions_and_expired_exemptions(make_account, invoke):
@@ -82,8 +154,11 @@ def test_grace_exemptions_and_expired_exemptions(make_account, invoke):
     assert rows["erin"]["action"] == "warn" and rows["erin"]["reasons"] == ["never used in 50 days"]
     assert rows["frank"]["action"] == "exempt" and rows["frank"]["outcome"] != "done"
     assert rows["heidi"]["action"] == "exempt"  # member of the exempt group
-    assert rows["grace"]["action"] == "deactivate" and rows["grace"]["outcome"] == "done"
+    # An expired exemption is ignored: grace's key is due, and spared only as her last working key.
+    assert rows["grace"]["action"] == "warn" and rows["grace"]["spared_until"]
+    assert rows["grace"]["reasons"][0].startswith("spared: last working key of user grace, deactivated on")
     assert "exemption expired on 2025-01-01" in rows["grace"]["warnings"][0]
+    assert "IAM denies secauto any change to this user's keys" in rows["grace"]["warnings"][0]
 
 
 def test_owner_tag_in_the_message_and_as_an_sns_attribute(make_account, invoke):
@@ -266,9 +341,10 @@ def _throttle(operation: str, times: int):
 def test_iam_throttling_is_retried(make_account, invoke):
     with make_account(CAPABILITY, **ENFORCE) as account:
         old = add_user_key(account, "alice", age_days=120, used_days_ago=2)
+        fresh = add_user_key(account, "alice", age_days=10, used_days_ago=1)  # so `old` is not her last
         remaining = _throttle("UpdateAccessKey", 2)
         result = invoke(CAPABILITY, tick()).result
-        assert key_statuses(account) == {old: "Inactive"}
+        assert key_statuses(account) == {old: "Inactive", fresh: "Active"}
     assert remaining["n"] == 0 and result["plan"][0]["outcome"] == "done"
 
 
@@ -281,10 +357,11 @@ def _always_throttled(request: Any = None, **_: Any):
 def test_a_key_that_still_fails_is_reported_not_skipped(make_account, invoke):
     with make_account(CAPABILITY, **ENFORCE) as account:
         old = add_user_key(account, "alice", age_days=120, used_days_ago=2)
+        fresh = add_user_key(account, "alice", age_days=10, used_days_ago=1)  # so `old` is not her last
         clients.client("iam").meta.events.register_first("before-call.iam.UpdateAccessKey", _always_throttled)
         invocation = invoke(CAPABILITY, tick())
         [summary, *_] = account.sns_messages()
-        assert key_statuses(account) == {old: "Active"}
+        assert key_statuses(account) == {old: "Active", fresh: "Active"}
     [row] = invocation.result["plan"]
     assert row["outcome"] == "failed: Throttling"
     assert invocation.result["counts"]["failed"] == 1

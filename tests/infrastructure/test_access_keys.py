@@ -29,6 +29,8 @@ from secauto_core.settings import RuntimeSettings
 from secauto_infra.access_keys import (
     AUDIT_RULE_NAME,
     AUDIT_RULE_SPEC,
+    EXEMPTION_GUARD_ACTIONS,
+    EXEMPTION_GUARD_SID,
     FUNCTION_MEMORY_MB,
     FUNCTION_TIMEOUT,
     RESERVED_CONCURRENCY,
@@ -248,6 +250,32 @@ def test_role_grants_exactly_the_declared_permissions(synth: Synthesized) -> Non
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
     ]
+
+
+def test_iam_denies_key_changes_on_users_carrying_the_exemption_tag(synth: Synthesized) -> None:
+    # The second line behind the code's exemption check: an explicit Deny on the role, keyed on
+    # the configured tag (the default app's `secauto:key-exempt`, the full app's own key).
+    stack = _stack(synth)
+    guard = synth.resource_of(stack.exemption_guard)["Properties"]
+    assert guard["Roles"] == [{"Ref": synth.ref(stack.function.role)}]
+    (deny,) = statements(guard["PolicyDocument"])
+    tag_key = synth.config.capabilities.access_keys.exempt_tag_key
+    assert {k: v for k, v in deny.items() if k != "Resource"} == {
+        "Sid": EXEMPTION_GUARD_SID,
+        "Effect": "Deny",
+        "Action": ["iam:DeleteAccessKey", "iam:UpdateAccessKey"],
+        # Null false: the tag is present (whatever its value); the key is the key's user's tag.
+        "Condition": {"Null": {f"iam:ResourceTag/{tag_key}": "false"}},
+    }
+    # The deny covers every key-changing action the role is granted, on the same users.
+    users = f"arn:aws:iam::{synth.account}:user/*"
+    assert synth.canonical(ACCESS_KEYS, deny["Resource"]) == users
+    grants = role_grants(synth, ACCESS_KEYS, synth.resource_of(stack.function.role))
+    changes = {(a, r) for a, r in grants if a.startswith(("iam:Update", "iam:Delete"))}
+    assert changes == {(action, users) for action in EXEMPTION_GUARD_ACTIONS}
+    # The function is created only once the guard is attached to its role.
+    function = synth.resource_of(stack.function.function)
+    assert synth.ref(stack.exemption_guard) in function["DependsOn"]
 
 
 def test_function_environment_parses_into_the_handler_settings(synth: Synthesized) -> None:
