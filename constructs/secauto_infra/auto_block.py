@@ -22,8 +22,9 @@ The `auto_block` function, in the home Region, is fed by up to five inputs:
 Enforcement: per WAF scope (`wafScopes`), two IP sets (IPv4, IPv6) named `secauto-blocklist-
 <scope>-ipv4|ipv6`, created empty, and a rule group `secauto-blocklist-<scope>` blocking both,
 which operators add to their web ACLs (stack outputs `<Scope>BlocklistRuleGroupArn`). The
-function may update the IP sets named `secauto-blocklist-*` and no others, and, per configured
-network ACL, create, replace and delete that ACL's entries (the reserved rule windows themselves
+function may read and update exactly these IP sets (each granted by its own ARN, `Fn::GetAtt
+Arn`: no name pattern, so no other IP set of the account), and, per configured network ACL,
+create, replace and delete that ACL's entries (the reserved rule windows themselves
 are the handler's to respect: IAM cannot scope an entry's rule number). CloudFormation leaves an
 IP set's addresses alone on stack updates while its template properties stay the same; a change
 to them (name, description, tags) writes the template's empty list back: the block table, not the
@@ -51,12 +52,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 
 from auto_block.permissions import (
-    CLOUDFRONT_IP_SETS,
     FLOW_LOG_OBJECTS,
-    IP_SETS,
     NACL_PERMISSIONS,
     PERMISSIONS,
     S3_FLOW_LOG_PERMISSIONS,
+    ip_set_permissions,
 )
 from secauto_core.permissions import Permission
 from secauto_infra.alb_logs import AlbLogsStack
@@ -138,12 +138,6 @@ RULE_GROUP_CAPACITY = 10
 
 #: Why each wildcard resource the capability declares is acceptable (cdk-nag AwsSolutions-IAM5).
 _WILDCARD_REASONS = {
-    IP_SETS: "The function updates secauto's own REGIONAL WAF IP sets, which this stack creates named "
-    "secauto-blocklist-<scope>-ipv4|ipv6: WAF puts a generated id after the name in the ARN, so the "
-    "resource names the 'secauto-blocklist-' prefix, this account and Region, and no other IP set; the "
-    "actions are wafv2:GetIPSet and wafv2:UpdateIPSet only.",
-    CLOUDFRONT_IP_SETS: "The same for secauto's CLOUDFRONT IP sets, which WAF keeps in us-east-1 (under "
-    "'global/'): only IP sets named 'secauto-blocklist-*' of this account, GetIPSet and UpdateIPSet only.",
     FLOW_LOG_OBJECTS: "VPC Flow Logs writes a new file every five minutes under a new key: the function "
     "reads (s3:GetObject only) the keys under this account's AWSLogs/<account>/vpcflowlogs/ of the "
     "configured prefix in the flow-log bucket, and nothing else.",
@@ -302,7 +296,10 @@ class AutoBlockStack(Stack):
             )
 
         template_values: dict[str, str] = {}
-        permissions: list[Permission] = list(PERMISSIONS)
+        permissions: list[Permission] = [
+            *PERMISSIONS,
+            *ip_set_permissions(ip_set.attr_arn for ip_set in self.ip_sets.values()),
+        ]
         if settings.flow_log_bucket_name is not None:
             permissions.extend(S3_FLOW_LOG_PERMISSIONS)
             template_values["flow_log_bucket"] = settings.flow_log_bucket_name
@@ -491,8 +488,8 @@ class AutoBlockStack(Stack):
             }
         for permission in permissions:
             resource = permission.resource
-            if not isinstance(resource, str) or resource == "*":
-                continue
+            if not isinstance(resource, str) or resource == "*" or Token.is_unresolved(resource):
+                continue  # a core resource, X-Ray and EC2's Describe*, or an IP set's own ARN
             arn = resource.format(**stack, **values)
             if "*" not in arn:
                 continue

@@ -35,7 +35,8 @@ __all__ = [
 ]
 
 DEFAULT_SLACK_SECRET_NAME = "secauto/slack-webhook"  # noqa: S105 - a name, not a secret
-#: Our stack names start with this, and so do the names CloudFormation gives their rules.
+#: Our stack names start with this, and so do the names CloudFormation gives their rules, alarms,
+#: queues and log groups (`<stack>-<logical id>-<suffix>`).
 RULE_NAME_PREFIX = "Secauto"
 #: Rules we name ourselves (schedule rules, whose events carry the rule's name) start with this.
 NAMED_RULE_PREFIX = "secauto-"
@@ -116,17 +117,24 @@ class CoreStack(Stack):
             description="secauto: alerts topic, dead-letter queue, tables, Slack secret, log groups",
             enable_key_rotation=True,
         )
-        # Alarms and EventBridge publish to the encrypted topic (and EventBridge to the encrypted
-        # DLQ) as service principals, so the key policy itself must let them use the key.
-        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
-            key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"Allow{service.split('.')[0].capitalize()}ToUseTheKey",
-                    principals=[iam.ServicePrincipal(service)],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=["*"],  # in a key policy, "*" means this key
-                )
+        # Alarms publish to the encrypted topic, and EventBridge rules deliver to the encrypted
+        # queues (findings queue, dead-letter queue), as service principals: the key policy itself
+        # must let them use the key, and only on behalf of secauto's own alarms and rules of this
+        # account (confused deputy). CloudFormation names both after their `Secauto*` stack.
+        # No rule targets the topic: AWS documents that EventBridge's deliveries to an encrypted
+        # topic carry no aws:SourceArn/aws:SourceAccount for KMS, so this statement would refuse them.
+        key.add_to_resource_policy(
+            self._service_key_statement(
+                "AllowCloudwatchToUseTheKey", "cloudwatch.amazonaws.com", self.secauto_alarm_arns()
             )
+        )
+        key.add_to_resource_policy(
+            self._service_key_statement(
+                "AllowEventsToUseTheKey", "events.amazonaws.com", self.secauto_rule_arns()
+            )
+        )
+        # CloudWatch Logs documents the log group in the encryption context as its condition:
+        # only secauto's log groups (named after their `Secauto*` stack) of this account and Region.
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsOfThisAccount",
@@ -139,38 +147,78 @@ class CoreStack(Stack):
                     "kms:Describe*",
                 ],
                 resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": self.secauto_log_group_arns()}},
             )
         )
         return key
+
+    def _service_key_statement(self, sid: str, service: str, source_arns: list[str]) -> iam.PolicyStatement:
+        """Decrypt and GenerateDataKey for `service`, on behalf of `source_arns` of this account only."""
+        return iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal(service)],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "StringEquals": {"aws:SourceAccount": self.account},
+                "ArnLike": {"aws:SourceArn": source_arns},
+            },
+        )
+
+    def secauto_rule_arns(self) -> list[str]:
+        """secauto's rules on this Region's default bus: named by CloudFormation after their stack
+        (`Secauto*`) or by us (`secauto-*`; ArnLike is case-sensitive)."""
+        return [
+            self.format_arn(service="events", resource="rule", resource_name=f"{prefix}*")
+            for prefix in (RULE_NAME_PREFIX, NAMED_RULE_PREFIX)
+        ]
+
+    def secauto_alarm_arns(self) -> list[str]:
+        """secauto's alarms in this Region, named by CloudFormation after their `Secauto*` stack."""
+        return [
+            self.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name=f"{RULE_NAME_PREFIX}*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+        ]
+
+    def secauto_log_group_arns(self) -> str:
+        """secauto's log groups in this Region, named by CloudFormation after their `Secauto*` stack."""
+        return self.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{RULE_NAME_PREFIX}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
 
     def _build_topic(self) -> sns.Topic:
         topic = sns.Topic(
             self, "AlertsTopic", display_name="secauto alerts", master_key=self.key, enforce_ssl=True
         )
         # The topic policy replaces SNS's default one, so the services that publish need a statement.
-        for sid, service in (
-            ("CloudWatchAlarms", "cloudwatch.amazonaws.com"),
-            ("EventBridge", "events.amazonaws.com"),
-        ):
-            topic.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"Allow{sid}ToPublish",
-                    principals=[iam.ServicePrincipal(service)],
-                    actions=["sns:Publish"],
-                    resources=[topic.topic_arn],
-                    conditions={"StringEquals": {"aws:SourceAccount": self.account}},
-                )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.account},
+                    "ArnLike": {"aws:SourceArn": self.secauto_alarm_arns()},
+                },
             )
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeToPublish",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
         return topic
 
     def _build_dlq(self) -> sqs.Queue:
@@ -194,12 +242,7 @@ class CoreStack(Stack):
                 actions=["sqs:SendMessage"],
                 resources=[dlq.queue_arn],
                 conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": [
-                            self.format_arn(service="events", resource="rule", resource_name=f"{prefix}*")
-                            for prefix in (RULE_NAME_PREFIX, NAMED_RULE_PREFIX)
-                        ]
-                    },
+                    "ArnLike": {"aws:SourceArn": self.secauto_rule_arns()},
                     "StringEquals": {"aws:SourceAccount": self.account},
                 },
             )

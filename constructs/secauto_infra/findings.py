@@ -14,6 +14,10 @@ Never a rule on "Security Hub Findings - Imported": every import fires that even
 rule would feed our own imports back to us (an endless loop). The builder refuses rules that
 could match Security Hub's events, and a test checks every rule of every stack.
 
+Findings of member accounts are imported with `crossAccountRoleName` in the finding's account.
+IAM bounds where: `sts:AssumeRole` on that role in the `memberAccountIds` (exact ARNs), or in any
+account of `organizationId` (`aws:ResourceOrgID`); a role name with neither fails `cdk synth`.
+
 The suppression rules (`rules/suppressions/findings.json`) ship inside the code asset (see
 `bundling`); the builder validates them so that a broken file fails `cdk synth`, not every
 invocation.
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import Duration, Environment, Stack, Token
 from aws_cdk import aws_sqs as sqs
 
-from findings.permissions import CROSS_ACCOUNT_PERMISSIONS, PERMISSIONS
+from findings.permissions import PERMISSIONS, CrossAccountScopeError, cross_account_permissions
 from findings.suppressions import SuppressionError, load_suppressions
 from secauto_infra.alarms import alarm_to_topic
 from secauto_infra.bundling import REPO_ROOT
@@ -43,7 +47,8 @@ if TYPE_CHECKING:
     from aws_cdk import App
 
     from constructs import Construct
-    from secauto_infra.config import SecautoConfig
+    from secauto_core.permissions import Permission
+    from secauto_infra.config import FindingsConfig, SecautoConfig
     from secauto_infra.core_stack import CoreResources
     from secauto_infra.rule_catalog import RuleSpec
 
@@ -58,6 +63,7 @@ __all__ = [
     "add_findings",
     "check_findings_rules",
     "check_suppressions",
+    "import_role_permissions",
     "visibility_timeout",
 ]
 
@@ -111,6 +117,24 @@ def check_suppressions(path: Path) -> None:
         raise ConfigError(f"invalid suppression rules: {exc}") from exc
 
 
+def import_role_permissions(settings: FindingsConfig) -> tuple[Permission, ...]:
+    """`sts:AssumeRole` on the cross-account import role (none without `crossAccountRoleName`).
+
+    A role name without `organizationId` or `memberAccountIds` fails the synthesis in one line:
+    the grant would otherwise reach that role in every AWS account.
+    """
+    if not settings.cross_account_role_name:
+        return ()
+    try:
+        return cross_account_permissions(
+            settings.cross_account_role_name,
+            organization_id=settings.organization_id,
+            account_ids=settings.member_account_ids,
+        )
+    except CrossAccountScopeError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 class FindingsStack(Stack):
     """The queue, the rules that fill it, the function that drains it, and the queue's age alarm."""
 
@@ -138,15 +162,14 @@ class FindingsStack(Stack):
             retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(queue=core.dlq, max_receive_count=MAX_RECEIVES),
         )
-        role_name = settings.cross_account_role_name
+        self.cross_account_permissions = import_role_permissions(settings)
         self.function = SecautoFunction(
             self,
             "Function",
             capability=CAPABILITY,
             config=config,
             core=core,
-            permissions=(*PERMISSIONS, *(CROSS_ACCOUNT_PERMISSIONS if role_name else ())),
-            template_values={"role_name": role_name} if role_name else None,
+            permissions=(*PERMISSIONS, *self.cross_account_permissions),
             environment=settings.environment(),
             timeout=FUNCTION_TIMEOUT,
             memory_size=FUNCTION_MEMORY_MB,
@@ -157,8 +180,8 @@ class FindingsStack(Stack):
                 max_concurrency=settings.max_concurrency,
             ),
         )
-        if role_name:
-            self._acknowledge_cross_account_role(role_name)
+        if settings.cross_account_role_name and settings.organization_id and not settings.member_account_ids:
+            self._acknowledge_organization_role(settings.cross_account_role_name, settings.organization_id)
         # As for the functions' rules, the core DLQ's policy admits every `Secauto*` rule.
         target = queue_target(
             self.queue,
@@ -185,15 +208,16 @@ class FindingsStack(Stack):
             ),
         )
 
-    def _acknowledge_cross_account_role(self, role_name: str) -> None:
-        """`sts:AssumeRole` on the configured role in any account: the one wildcard we accept."""
+    def _acknowledge_organization_role(self, role_name: str, organization_id: str) -> None:
+        """The role in any account of the organisation: the account is a wildcard IAM scopes by condition."""
         partition = "<AWS::Partition>" if Token.is_unresolved(self.partition) else self.partition
         acknowledge(
             self.function.role,
             f"AwsSolutions-IAM5[Resource::arn:{partition}:iam::*:role/{role_name}]",
             "Findings of member accounts (delegated administrator) are imported with the configured "
-            "role in the finding's own account: member accounts join and leave the organization, so "
-            "the account is the wildcard; the action (sts:AssumeRole) and the role name are fixed.",
+            "role in the finding's own account, and member accounts join and leave the organization: "
+            f"sts:AssumeRole on that one role name, only in accounts of {organization_id} "
+            "(StringEquals aws:ResourceOrgID).",
         )
 
 

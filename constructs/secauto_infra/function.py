@@ -6,6 +6,10 @@ own resource, and what the Lambda platform needs (its log group, X-Ray, the dead
 and, for a function fed by an SQS queue, polling that queue and decrypting its messages).
 A literal `"*"` resource is accepted only for the actions of `UNSCOPED_ACTIONS`, which AWS
 documents without resource-level permissions; any other action on `"*"` fails the synthesis.
+A wildcard inside an ARN is refused for the actions of `EXACT_RESOURCE_ACTIONS` (they name each
+resource), and allowed for those of `OWNER_SCOPED_ACTIONS` only under a condition naming the
+accounts or organization that own the resource (`check_scope`).
+A resource may also be an ARN of this app itself (a CDK token such as an `attr_arn`), granted as is.
 A permission with `conditions` gets a statement of its own carrying them (one per resource and
 condition block), never merged with an unconditional grant of the same resource.
 The role is handed to Lambda as immutable, so no CDK grant can widen it behind our back: that
@@ -21,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -41,6 +45,9 @@ if TYPE_CHECKING:
     from secauto_infra.core_stack import CoreResources
 
 __all__ = [
+    "EXACT_RESOURCE_ACTIONS",
+    "OWNER_CONDITION_KEYS",
+    "OWNER_SCOPED_ACTIONS",
     "POWERTOOLS_LAYER_ACCOUNT",
     "QUEUE_CONSUMER_ACTIONS",
     "RETENTION",
@@ -49,6 +56,7 @@ __all__ = [
     "XRAY_ACTIONS",
     "QueueSource",
     "SecautoFunction",
+    "check_scope",
     "powertools_layer_arn",
     "resource_arn",
 ]
@@ -106,8 +114,22 @@ UNSCOPED_ACTIONS = XRAY_ACTIONS | frozenset(
         "ec2:DescribeVolumes",
         "ec2:DescribeSnapshots",
         "ec2:DescribeImages",
+        # Before deregistering an AMI, backups look for what still launches from it: launch
+        # templates (and their versions), launch configurations, image references.
+        "ec2:DescribeImageReferences",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribeLaunchTemplateVersions",
+        "autoscaling:DescribeLaunchConfigurations",
     }
 )
+#: Writes that must name each resource exactly: no wildcard anywhere in their ARN (the auto-block
+#: function updates the IP sets its stack creates, and no other).
+EXACT_RESOURCE_ACTIONS = frozenset({"wafv2:UpdateIPSet"})
+#: Actions whose ARN may hold a wildcard (the account of a cross-account role) only under a
+#: `StringEquals` condition on one of `OWNER_CONDITION_KEYS`, which IAM checks against the owner
+#: of the resource: never the same role in every AWS account.
+OWNER_SCOPED_ACTIONS = frozenset({"sts:AssumeRole"})
+OWNER_CONDITION_KEYS = frozenset({"aws:ResourceOrgID", "aws:ResourceAccount"})
 #: What Lambda's SQS poller does with the function's role (AWSLambdaSQSQueueExecutionRole).
 QUEUE_CONSUMER_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
 
@@ -274,6 +296,7 @@ class SecautoFunction(Construct):
                 arn = resource_arn(
                     permission.resource, core, stack, actions=permission.actions, **self.template_values
                 )
+                check_scope(permission, arn)
                 grants[arn].update(permission.actions)
         return grants
 
@@ -288,6 +311,7 @@ class SecautoFunction(Construct):
             arn = resource_arn(
                 permission.resource, core, stack, actions=permission.actions, **self.template_values
             )
+            check_scope(permission, arn)
             # Canonical JSON (tuples become lists): equal condition blocks share a statement.
             grants[(arn, json.dumps(permission.conditions, sort_keys=True))].update(permission.actions)
         return [
@@ -335,6 +359,23 @@ def _policy(
     return iam.PolicyDocument(statements=[*statements, *conditional])
 
 
+def check_scope(permission: Permission, arn: str) -> None:
+    """Refuse a wildcard ARN for `EXACT_RESOURCE_ACTIONS`, and for `OWNER_SCOPED_ACTIONS` unless
+    the permission's conditions pin the resource's owner (`StringEquals` on `OWNER_CONDITION_KEYS`)."""
+    if arn == "*" or not ("*" in arn or "?" in arn):
+        return  # "*" itself is resource_arn's to judge (UNSCOPED_ACTIONS)
+    actions = set(permission.actions)
+    exact = sorted(actions & EXACT_RESOURCE_ACTIONS)
+    if exact:
+        raise ValueError(f"{exact} must name each resource exactly, not {arn!r}")
+    owned = sorted(actions & OWNER_SCOPED_ACTIONS)
+    pinned = OWNER_CONDITION_KEYS & set((permission.conditions or {}).get("StringEquals", {}))
+    if owned and not pinned:
+        raise ValueError(
+            f"{owned} on {arn!r} needs a StringEquals condition on one of {sorted(OWNER_CONDITION_KEYS)}"
+        )
+
+
 def resource_arn(
     resource: CoreResource | str,
     core: CoreResources,
@@ -343,14 +384,17 @@ def resource_arn(
     actions: Collection[str] = (),
     **values: str,
 ) -> str:
-    """Resolve a declared resource: a core resource, an ARN template for this stack's account, or
-    a literal `"*"` for `actions` that are all in `UNSCOPED_ACTIONS`.
+    """Resolve a declared resource: a core resource, an ARN of this app (a CDK token, as it is), an
+    ARN template for this stack's account, or a literal `"*"` for `actions` that are all in
+    `UNSCOPED_ACTIONS`.
 
     `{partition}`, `{region}` and `{account}` are the stack's; any other placeholder (such as
     `{role_name}`) must be given in `values`, and must not be a wildcard or empty.
     """
     if isinstance(resource, CoreResource):
         return core.arn_of(resource)
+    if Token.is_unresolved(resource):
+        return resource
     if resource == "*":
         scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
         if not actions or scoped:

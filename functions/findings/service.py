@@ -176,7 +176,7 @@ class FindingsService:
             if importer is None:
                 result.skipped_accounts.add(account)
                 logger.warning(
-                    "Findings of another account not imported: no crossAccountRoleName is configured",
+                    "Findings of another account not imported: " + self._why_not_imported(account),
                     extra={"account": account, "findings": len(items)},
                 )
                 metrics.add_metric(name="FindingsImportSkipped", unit=MetricUnit.Count, value=len(items))
@@ -187,11 +187,20 @@ class FindingsService:
             result.failed_keys |= {key for key, finding in items if finding["Id"] in failed_ids}
         return result
 
+    def _why_not_imported(self, account: str) -> str:
+        """Why another account's findings are not imported ("" when they are)."""
+        settings = self.findings_settings
+        if not settings.cross_account_role_name:
+            return "no crossAccountRoleName is configured"
+        if settings.member_account_ids and account not in settings.member_account_ids:
+            return "the account is not one of memberAccountIds"
+        return ""
+
     def _importer_for(self, account: str) -> FindingsImporter | None:
         if account == self.own_account:
             return FindingsImporter(base_delay_seconds=self.retry_base_seconds)
         role_name = self.findings_settings.cross_account_role_name
-        if not role_name:
+        if not role_name or self._why_not_imported(account) != "":
             return None
         partition = "aws-cn" if self.home_region.startswith("cn-") else "aws"
         role_arn = f"arn:{partition}:iam::{account}:role/{role_name}"

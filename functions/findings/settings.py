@@ -46,6 +46,9 @@ class FindingsSettings(EnvSettings):
     count_jump_factor: float = Field(default=10.0, gt=1.0)
     #: Role assumed in a member account to import its findings (unset: such findings are skipped).
     cross_account_role_name: str | None = None
+    #: The member accounts whose findings may be imported; empty: any account of the organisation
+    #: (IAM limits the role to it with `aws:ResourceOrgID`). Others are skipped, not retried.
+    member_account_ids: tuple[str, ...] = ()
     #: The suppression rules file, relative to the code root (or absolute).
     suppressions_file: str = "rules/suppressions/findings.json"
     #: How long the `auto` mode's answer (which products import natively) is cached.

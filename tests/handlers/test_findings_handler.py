@@ -282,6 +282,22 @@ def test_another_accounts_finding_without_a_role_is_skipped_with_a_log_line(make
     assert any("no crossAccountRoleName" in r["message"] for r in warnings)
 
 
+def test_an_account_outside_member_account_ids_is_skipped_not_assumed(make_account, invoke):
+    """IAM grants the role only in memberAccountIds: another account is skipped, never retried."""
+    event = finding_event("guardduty_member_account_finding_in_delegated_admin")
+    with make_account(
+        CAPABILITY,
+        **IMPORT,
+        SECAUTO_FINDINGS_CROSS_ACCOUNT_ROLE_NAME="secauto-import",
+        SECAUTO_FINDINGS_MEMBER_ACCOUNT_IDS='["444455556666"]',
+    ) as account:
+        invocation = invoke(CAPABILITY, event)
+        assert account.securityhub_findings() == []
+    assert invocation.result["import_skipped_accounts"] == ["111122223333"]
+    warnings = [r["message"] for r in invocation.logs if r["level"] == "WARNING"]
+    assert any("not one of memberAccountIds" in message for message in warnings)
+
+
 def test_another_accounts_finding_is_imported_with_the_configured_role(make_account, invoke):
     event = finding_event("guardduty_member_account_finding_in_delegated_admin")
     with make_account(

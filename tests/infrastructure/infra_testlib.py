@@ -61,6 +61,7 @@ FULL_CONFIG: dict[str, Any] = {
             "notifyArchived": True,
             "countJumpFactor": 2.5,
             "crossAccountRoleName": "security/secauto-findings-import",
+            "organizationId": "o-a1b2c3d4e5",
             "productCacheMinutes": 30,
             "stateTtlDays": 30,
             "batchSize": 50,
@@ -82,6 +83,7 @@ FULL_CONFIG: dict[str, Any] = {
             "ownerTagKey": "team",
             "reminderDays": 3,
             "reportWaitSeconds": 120,
+            "lastKeyGraceDays": 3,
         },
         "autoBlock": {
             "enabled": True,

@@ -10,7 +10,6 @@ few capabilities on: `cloudfront` (us-east-1, both WAF scopes, every input, thre
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import re
 from pathlib import Path
@@ -33,11 +32,11 @@ from infra_testlib import (
 from auto_block.flowlogs import DEFAULT_FIELDS, parse_format
 from auto_block.model import NaclWindow, WafIpSetRef
 from auto_block.permissions import (
-    CLOUDFRONT_IP_SETS,
-    IP_SETS,
+    IP_SET_ACTIONS,
     NACL_PERMISSIONS,
     PERMISSIONS,
     S3_FLOW_LOG_PERMISSIONS,
+    ip_set_permissions,
 )
 from auto_block.settings import AutoBlockSettings
 from secauto_cli.rule_matcher import pattern_matches
@@ -64,7 +63,6 @@ from secauto_infra.auto_block import (
 )
 from secauto_infra.bundling import FUNCTIONS_DIR
 from secauto_infra.config import (
-    BLOCKLIST_PREFIX,
     DEFAULT_FLOW_LOG_FORMAT,
     AutoBlockConfig,
     CapabilitiesConfig,
@@ -730,25 +728,27 @@ def test_default_blocks_in_regional_waf_only(default_synth: Synthesized) -> None
     assert set(_stack(default_synth).rule_groups) == {"REGIONAL"}
 
 
-def test_the_role_may_update_secautos_ip_sets_and_no_others() -> None:
-    # The IP-set ARNs are `.../<scope>/ipset/<name>/<id>`: the permission templates cover our names.
-    for scope, template, region in (
-        ("REGIONAL", IP_SETS, "eu-west-1"),
-        ("CLOUDFRONT", CLOUDFRONT_IP_SETS, "us-east-1"),
-    ):
-        granted = template.format(partition="aws", region=region, account=ACCOUNT)
-        kind = "regional" if scope == "REGIONAL" else "global"
-        for version in ("IPV4", "IPV6"):
-            arn = f"arn:aws:wafv2:{region}:{ACCOUNT}:{kind}/ipset/{waf_ip_set_name(scope, version)}/a1b2c3d4-5678"
-            assert fnmatch.fnmatchcase(arn, granted)
-        for other in (
-            f"arn:aws:wafv2:{region}:{ACCOUNT}:{kind}/ipset/corp-allowlist/a1b2c3d4-5678",
-            f"arn:aws:wafv2:{region}:{ACCOUNT}:{kind}/rulegroup/{waf_rule_group_name(scope)}/a1b2c3d4-5678",
-        ):
-            assert not fnmatch.fnmatchcase(other, granted)
-    assert waf_ip_set_name("REGIONAL", "IPV4").startswith(BLOCKLIST_PREFIX)
-    assert f"/ipset/{BLOCKLIST_PREFIX}*/" in IP_SETS
-    assert f"/ipset/{BLOCKLIST_PREFIX}*/" in CLOUDFRONT_IP_SETS
+def test_the_role_may_update_the_stacks_ip_sets_and_no_others(ab_synth: Synthesized) -> None:
+    # Each IP set by its own ARN (Fn::GetAtt): no name pattern, so no other IP set of the account.
+    role = ab_synth.resource_of(_stack(ab_synth).function.role)
+    waf = {(a, r) for a, r in role_grants(ab_synth, AUTO_BLOCK, role) if a.startswith("wafv2:")}
+    ip_sets = [f"{AUTO_BLOCK}:{ab_synth.ref(ip_set)}.Arn" for ip_set in _stack(ab_synth).ip_sets.values()]
+    assert waf == {(action, arn) for action in IP_SET_ACTIONS for arn in ip_sets}
+    assert len(ip_sets) == 2 * len(_settings(ab_synth).waf_scopes)
+    assert {"wafv2:GetIPSet", "wafv2:UpdateIPSet"} == set(IP_SET_ACTIONS)
+
+
+@pytest.mark.parametrize(
+    "arns",
+    [
+        ["arn:aws:wafv2:us-east-1:123456789012:regional/ipset/secauto-blocklist-*/*"],
+        ["arn:aws:wafv2:us-east-1:123456789012:global/ipset/secauto-blocklist-cloudfront-ipv?/a1"],
+        ["arn:aws:wafv2:us-east-1:123456789012:regional/ipset/x/a1", ""],
+    ],
+)
+def test_ip_set_permissions_refuse_patterns(arns: list[str]) -> None:
+    with pytest.raises(ValueError, match="exact ARN"):
+        ip_set_permissions(arns)
 
 
 def test_the_function_gets_the_ip_sets_it_updates(ab_synth: Synthesized) -> None:
@@ -816,8 +816,13 @@ def test_role_grants_exactly_the_declared_permissions(ab_synth: Synthesized) -> 
     }
     values = _s3_values(ab_synth)
     declared = CORE_PERMISSIONS + PERMISSIONS + (S3_FLOW_LOG_PERMISSIONS if values else ())
+    waf = {
+        (action, f"{AUTO_BLOCK}:{ab_synth.ref(ip_set)}.Arn")
+        for action in IP_SET_ACTIONS
+        for ip_set in _stack(ab_synth).ip_sets.values()
+    }
     grants = role_grants(ab_synth, AUTO_BLOCK, role)
-    assert grants == expected_grants(ab_synth, declared, **values) | _acl_grants(ab_synth) | platform
+    assert grants == expected_grants(ab_synth, declared, **values) | _acl_grants(ab_synth) | platform | waf
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
     ]
@@ -920,18 +925,16 @@ def test_nag_acknowledgments_are_the_reviewed_ones(
     def iam5(resource: str) -> tuple[str, str]:
         return (role, f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]")
 
-    def common(account: str, region: str) -> set[tuple[str, str]]:
-        return {
-            iam5("*"),  # X-Ray, ec2:DescribeNetworkAcls, ec2:DescribeVpcs
-            (function, "AwsSolutions::AwsSolutions-L1"),
-            iam5(f"arn:aws:wafv2:{region}:{account}:regional/ipset/secauto-blocklist-*/*"),
-            iam5(f"arn:aws:wafv2:us-east-1:{account}:global/ipset/secauto-blocklist-*/*"),
-        }
+    # The IP sets are granted by their exact ARNs: nothing to acknowledge for WAF.
+    common = {
+        iam5("*"),  # X-Ray, ec2:DescribeNetworkAcls, ec2:DescribeVpcs
+        (function, "AwsSolutions::AwsSolutions-L1"),
+    }
 
-    assert _acknowledged(cloudfront_synth) == common(ACCOUNT, "us-east-1") | {
+    assert _acknowledged(cloudfront_synth) == common | {
         iam5(f"arn:aws:s3:::{FLOW_BUCKET}/flow/prod/AWSLogs/{ACCOUNT}/vpcflowlogs/*")
     }
-    assert _acknowledged(nacl_only_synth) == common("<AWS::AccountId>", "eu-west-1") | {
+    assert _acknowledged(nacl_only_synth) == common | {
         iam5("arn:aws:s3:::flow-logs-eu/AWSLogs/<AWS::AccountId>/vpcflowlogs/*")
     }
 

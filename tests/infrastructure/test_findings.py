@@ -20,7 +20,7 @@ from infra_testlib import (
     statements,
 )
 
-from findings.permissions import CROSS_ACCOUNT_PERMISSIONS, PERMISSIONS
+from findings.permissions import PERMISSIONS, cross_account_permissions
 from findings.settings import FindingSource, FindingsSettings, IntegrationMode
 from secauto_cli.rule_matcher import pattern_matches
 from secauto_core.permissions import CORE_PERMISSIONS
@@ -269,11 +269,17 @@ def test_role_grants_exactly_the_declared_permissions_and_the_queue_polling(synt
     fn = stack.function
     core = core_stack(synth)
     role = _resource(synth, fn.role)
-    role_name = synth.config.capabilities.findings.cross_account_role_name
+    settings = synth.config.capabilities.findings
     declared = expected_grants(synth, CORE_PERMISSIONS + PERMISSIONS)
-    if role_name:
-        declared |= expected_grants(synth, CROSS_ACCOUNT_PERMISSIONS, role_name=role_name)
-        assert ("sts:AssumeRole", f"arn:aws:iam::*:role/{role_name}") in declared
+    if settings.cross_account_role_name:
+        declared |= expected_grants(
+            synth,
+            cross_account_permissions(
+                settings.cross_account_role_name,
+                organization_id=settings.organization_id,
+                account_ids=settings.member_account_ids,
+            ),
+        )
     platform = {
         ("logs:CreateLogStream", synth.logical_id(fn.log_group) + ".Arn"),
         ("logs:PutLogEvents", synth.logical_id(fn.log_group) + ".Arn"),
@@ -295,12 +301,15 @@ def test_role_grants_exactly_the_declared_permissions_and_the_queue_polling(synt
 def test_cross_account_permission_only_when_a_role_is_configured(
     default_synth: Synthesized, full_synth: Synthesized
 ) -> None:
+    # (How each grant is scoped, by organization or accounts: test_iam_guards.)
     assert default_synth.config.capabilities.findings.cross_account_role_name is None
+    assert full_synth.config.capabilities.findings.cross_account_role_name is not None
     for synth in (default_synth, full_synth):
         role = _resource(synth, _stack(synth).function.role)
         assumes = {r for a, r in role_grants(synth, FINDINGS, role) if a == "sts:AssumeRole"}
         role_name = synth.config.capabilities.findings.cross_account_role_name
-        assert assumes == ({f"arn:aws:iam::*:role/{role_name}"} if role_name else set())
+        assert bool(assumes) is bool(role_name)
+        assert all(arn.endswith(f":role/{role_name}") for arn in assumes)
 
 
 def test_function_environment_parses_into_the_handler_settings(synth: Synthesized) -> None:

@@ -1,4 +1,4 @@
-"""`resource_arn`: how declared ARN templates become the ARNs a role grants."""
+"""`resource_arn` and `check_scope`: how declared resources become the ARNs a role grants."""
 
 from __future__ import annotations
 
@@ -6,10 +6,18 @@ from typing import Any, cast
 
 import pytest
 from aws_cdk import App, Environment, Stack
+from aws_cdk import aws_sqs as sqs
 
 from findings.permissions import CROSS_ACCOUNT_PERMISSIONS
-from secauto_core.permissions import SECURITYHUB_DEFAULT_PRODUCT
-from secauto_infra.function import UNSCOPED_ACTIONS, XRAY_ACTIONS, resource_arn
+from secauto_core.permissions import SECURITYHUB_DEFAULT_PRODUCT, Permission
+from secauto_infra.function import (
+    EXACT_RESOURCE_ACTIONS,
+    OWNER_SCOPED_ACTIONS,
+    UNSCOPED_ACTIONS,
+    XRAY_ACTIONS,
+    check_scope,
+    resource_arn,
+)
 
 #: Only string templates are resolved here, so the core resources are never consulted.
 NO_CORE: Any = cast("Any", None)
@@ -32,8 +40,14 @@ def test_other_placeholders_come_from_values(stack: Stack) -> None:
     (permission,) = CROSS_ACCOUNT_PERMISSIONS
     assert isinstance(permission.resource, str)
     assert (
-        resource_arn(permission.resource, NO_CORE, stack, role_name="security/secauto-import")
-        == "arn:aws:iam::*:role/security/secauto-import"
+        resource_arn(
+            permission.resource,
+            NO_CORE,
+            stack,
+            member_account="111122223333",
+            role_name="security/secauto-import",
+        )
+        == "arn:aws:iam::111122223333:role/security/secauto-import"
     )
 
 
@@ -83,3 +97,44 @@ def test_star_is_refused_for_every_other_action(stack: Stack, actions: tuple[str
 def test_unscoped_actions_are_an_explicit_list() -> None:
     # No wildcards in the allowlist itself: each entry is one reviewed action.
     assert all(":" in action and "*" not in action and "?" not in action for action in UNSCOPED_ACTIONS)
+
+
+def test_an_arn_of_the_app_is_granted_as_it_is(stack: Stack) -> None:
+    # A CDK token (here a queue's Fn::GetAtt Arn) is an exact ARN: no placeholders to fill.
+    queue = sqs.Queue(stack, "Queue")
+    assert resource_arn(queue.queue_arn, NO_CORE, stack, actions=("sqs:SendMessage",)) == queue.queue_arn
+
+
+@pytest.mark.parametrize(
+    "arn", ["arn:aws:wafv2:eu-west-1:123456789012:regional/ipset/secauto-*/*", "arn:aws:x:?"]
+)
+def test_exact_resource_actions_refuse_any_wildcard(arn: str) -> None:
+    for action in EXACT_RESOURCE_ACTIONS:
+        with pytest.raises(ValueError, match="must name each resource exactly"):
+            check_scope(Permission((action, "wafv2:GetIPSet"), arn), arn)
+    exact = "arn:aws:wafv2:eu-west-1:123456789012:regional/ipset/secauto-blocklist-regional-ipv4/a1b2"
+    check_scope(Permission(("wafv2:UpdateIPSet",), exact), exact)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "allowed"),
+    [
+        (None, False),
+        ({"StringLike": {"aws:ResourceOrgID": "o-*"}}, False),
+        ({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, False),  # the caller's, not the role's
+        ({"StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}}, True),
+        ({"StringEquals": {"aws:ResourceAccount": ("111122223333", "444455556666")}}, True),
+    ],
+)
+def test_owner_scoped_actions_need_the_owner_pinned_by_a_condition(conditions: Any, allowed: bool) -> None:
+    arn = "arn:aws:iam::*:role/secauto-import"
+    for action in OWNER_SCOPED_ACTIONS:
+        permission = Permission((action,), arn, conditions)
+        if allowed:
+            check_scope(permission, arn)
+        else:
+            with pytest.raises(ValueError, match="needs a StringEquals condition"):
+                check_scope(permission, arn)
+        # An exact ARN needs no condition.
+        exact = "arn:aws:iam::111122223333:role/secauto-import"
+        check_scope(Permission((action,), exact), exact)

@@ -65,20 +65,6 @@ REVIEWED = {
     # X-Ray, ec2:DescribeNetworkAcls and ec2:DescribeVpcs on "*"; the runtime pinned to the layer's.
     ("SecautoAutoBlock/Function/Role", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
     ("SecautoAutoBlock/Function/Function", "AwsSolutions::AwsSolutions-L1"),
-    # wafv2:GetIPSet/UpdateIPSet on secauto's own IP sets: named `secauto-blocklist-*`, followed by
-    # the id WAF generates; REGIONAL ones in the home Region, CLOUDFRONT ones in us-east-1.
-    *(
-        (
-            "SecautoAutoBlock/Function/Role",
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:wafv2:{region}:{account}:{kind}/ipset/"
-            "secauto-blocklist-*/*]",
-        )
-        for account, home in (
-            ("<AWS::AccountId>", "us-east-1"),
-            (FULL_CONFIG["account"], FULL_CONFIG["homeRegion"]),
-        )
-        for region, kind in ((home, "regional"), ("us-east-1", "global"))
-    ),
     # s3:GetObject on every new flow-log file of this account under the configured bucket's prefix.
     (
         "SecautoAutoBlock/Function/Role",

@@ -245,17 +245,20 @@ def test_function_role_grants_exactly_the_declared_permissions(synth: Synthesize
 
 def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: Synthesized) -> None:
     # A literal "*" only for actions AWS cannot scope (X-Ray; the IAM credential report).
-    # The other wildcards: the findings function assumes the configured import role in the
-    # finding's member account, whichever it is (only when `crossAccountRoleName` is set); the
-    # access-key audit covers every user of this account and reads the exempt groups.
+    # The other wildcards: the findings function assumes the configured import role in any
+    # account of the configured organization (aws:ResourceOrgID; only when `crossAccountRoleName`
+    # is set without `memberAccountIds`); the access-key audit covers every user of this account
+    # and reads the exempt groups.
     # The ALB-log function reads every new log file of this account under the log bucket's prefix.
-    # The auto-block function updates the IP sets named `secauto-blocklist-*` (REGIONAL here,
-    # CLOUDFRONT in us-east-1), and reads every new flow-log file of this account under the
-    # flow-log bucket's prefix (only when a bucket is configured); it describes ACLs and VPCs.
+    # The auto-block function reads every new flow-log file of this account under the flow-log
+    # bucket's prefix (only when a bucket is configured); it describes ACLs and VPCs. (Its IP sets
+    # are granted by their exact ARNs.)
     # The backups function creates (and copies, deletes) snapshots and images, whose ids EC2
     # generates, from the instances and volumes its plans select by tag at run time (under tag
     # conditions, see test_backups); it describes instances, volumes, snapshots and images.
-    role_name = synth.config.capabilities.findings.cross_account_role_name
+    findings = synth.config.capabilities.findings
+    role_name = findings.cross_account_role_name
+    any_member_account = bool(role_name) and not findings.member_account_ids
     auto_block = synth.config.capabilities.auto_block
     flow_log_prefix = flow_log_object_prefix(auto_block.flow_log_key_prefix, synth.account)
     users = f"arn:aws:iam::{synth.account}:user/*"
@@ -264,7 +267,7 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
     log_bucket = synth.logical_id(alb_logs.bucket) if alb_logs.bucket else alb_logs.bucket_name
     log_prefix = log_object_prefix(synth.config.capabilities.alb_logs.key_prefix, synth.account)
     wildcards = {
-        (FINDINGS, "sts:AssumeRole", f"arn:aws:iam::*:role/{role_name}") if role_name else None,
+        (FINDINGS, "sts:AssumeRole", f"arn:aws:iam::*:role/{role_name}") if any_member_account else None,
         *(
             (ACCESS_KEYS, action, users)
             for action in (
@@ -278,11 +281,6 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
         ),
         (ACCESS_KEYS, "iam:GetGroup", f"arn:aws:iam::{synth.account}:group/*"),
         (ALB_LOGS, "s3:GetObject", f"arn:aws:s3:::{log_bucket}/{log_prefix}*"),
-        *(
-            (AUTO_BLOCK, action, f"arn:aws:wafv2:{region}:{synth.account}:{kind}/ipset/secauto-blocklist-*/*")
-            for action in ("wafv2:GetIPSet", "wafv2:UpdateIPSet")
-            for region, kind in ((synth.config.home_region, "regional"), ("us-east-1", "global"))
-        ),
         (
             (AUTO_BLOCK, "s3:GetObject", f"arn:aws:s3:::{auto_block.flow_log_bucket_name}/{flow_log_prefix}*")
             if auto_block.flow_log_bucket_name
@@ -305,6 +303,11 @@ def test_no_managed_policies_and_no_star_resources_but_the_reviewed_ones(synth: 
         "ec2:DescribeVolumes",
         "ec2:DescribeSnapshots",
         "ec2:DescribeImages",
+        # What still launches from an AMI before it is deregistered.
+        "ec2:DescribeImageReferences",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribeLaunchTemplateVersions",
+        "autoscaling:DescribeLaunchConfigurations",
     }
     unscoped[BACKUPS] = unscoped.get(BACKUPS, set()) | backup_describe
     assert XRAY_ACTIONS | credential_report | ec2_describe | backup_describe <= UNSCOPED_ACTIONS
@@ -389,6 +392,7 @@ def test_topic_is_encrypted_and_tls_only(synth: Synthesized) -> None:
 
 
 def test_key_rotates_and_lets_alarms_and_eventbridge_use_it(synth: Synthesized) -> None:
+    # (The conditions on each service's statement: test_iam_guards.)
     (key,) = synth.resources(CORE, "AWS::KMS::Key").values()
     assert key["Properties"]["EnableKeyRotation"] is True
     services = {
@@ -404,7 +408,7 @@ def test_key_rotates_and_lets_alarms_and_eventbridge_use_it(synth: Synthesized) 
     ]
     log_groups = logs_statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
     assert synth.canonical(CORE, log_groups) == (
-        f"arn:aws:logs:{synth.config.home_region}:{synth.account}:log-group:*"
+        f"arn:aws:logs:{synth.config.home_region}:{synth.account}:log-group:Secauto*"
     )
 
 
