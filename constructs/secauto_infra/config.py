@@ -225,6 +225,10 @@ class FindingsConfig(CapabilityConfig):
     count_jump_factor: float = Field(default=10.0, gt=1)
     #: Role (name, optionally with its path) assumed in member accounts to import their findings.
     cross_account_role_name: str | None = Field(default=None, pattern=r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+    #: Where that role may be assumed (one of the two is required with `crossAccountRoleName`):
+    #: any account of this organization (`aws:ResourceOrgID`), and/or exactly these accounts.
+    organization_id: str | None = Field(default=None, pattern=r"^o-[a-z0-9]{10,32}$")
+    member_account_ids: tuple[str, ...] = ()
     product_cache_minutes: int = Field(default=60, ge=1)
     state_ttl_days: int = Field(default=90, ge=1)
     #: Events per invocation: Security Hub imports at most 100 findings per call.
@@ -238,6 +242,14 @@ class FindingsConfig(CapabilityConfig):
         if self.batch_size > 10 and self.batching_window_seconds < 1:
             raise ValueError("findings: a batchSize above 10 needs batchingWindowSeconds of at least 1 (SQS)")
         return self
+
+    @field_validator("member_account_ids")
+    @classmethod
+    def _account_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [account for account in value if not re.fullmatch(r"\d{12}", account)]
+        if bad:
+            raise ValueError(f"findings: memberAccountIds must be 12-digit account ids, not {bad}")
+        return tuple(dict.fromkeys(value))  # drop duplicates, keep order
 
     def environment(self) -> dict[str, str]:
         """The `SECAUTO_FINDINGS_*` variables the handler's settings read."""
@@ -253,6 +265,8 @@ class FindingsConfig(CapabilityConfig):
         }
         if self.cross_account_role_name:
             env["SECAUTO_FINDINGS_CROSS_ACCOUNT_ROLE_NAME"] = self.cross_account_role_name
+        if self.member_account_ids:
+            env["SECAUTO_FINDINGS_MEMBER_ACCOUNT_IDS"] = json.dumps(list(self.member_account_ids))
         return env
 
 
@@ -307,6 +321,9 @@ class AccessKeysConfig(CapabilityConfig):
     #: Delete a key this many days after it was deactivated (None: never delete; opt-in).
     delete_inactive_days: int | None = Field(default=None, ge=1)
     never_used_grace_days: int = Field(default=7, ge=0)
+    #: A user's last working key is warned, not deactivated with its sibling, for this many days
+    #: (0: off; a user may then lose every key in one run).
+    last_key_grace_days: int = Field(default=7, ge=0, le=30)
     exempt_tag_key: str = "secauto:key-exempt"
     exempt_groups: tuple[str, ...] = ()
     owner_tag_key: str = "secauto:owner"
@@ -359,6 +376,7 @@ class AccessKeysConfig(CapabilityConfig):
             "SECAUTO_ACCESS_KEYS_DEACTIVATE_AGE_DAYS": str(self.deactivate_age_days),
             "SECAUTO_ACCESS_KEYS_DEACTIVATE_UNUSED_DAYS": str(self.deactivate_unused_days),
             "SECAUTO_ACCESS_KEYS_NEVER_USED_GRACE_DAYS": str(self.never_used_grace_days),
+            "SECAUTO_ACCESS_KEYS_LAST_KEY_GRACE_DAYS": str(self.last_key_grace_days),
             "SECAUTO_ACCESS_KEYS_EXEMPT_TAG_KEY": self.exempt_tag_key,
             "SECAUTO_ACCESS_KEYS_EXEMPT_GROUPS": json.dumps(list(self.exempt_groups)),
             "SECAUTO_ACCESS_KEYS_OWNER_TAG_KEY": self.owner_tag_key,
@@ -630,6 +648,15 @@ class AutoBlockConfig(CapabilityConfig):
     allow_cidrs: tuple[str, ...] = ()
     allow_own_vpcs: bool = True
     allow_aws_ranges: bool = False
+    #: Block private and shared sources outside the allowlist (RFC 1918, 100.64.0.0/10, IPv6
+    #: unique-local, ...). Off by default, and leave it off when peered VPCs, transit gateways or
+    #: VPN clients reach the protected VPCs: blocking them cuts off the organisation's own
+    #: traffic. Loopback, link-local, multicast and reserved addresses are never blocked.
+    allow_private_sources: bool = False
+    #: The widest range `secauto block --range` may block (automation blocks single addresses
+    #: only); anything wider, and 0.0.0.0/0 or ::/0 always, is refused everywhere.
+    min_range_prefix_v4: int = Field(default=24, ge=16, le=32)
+    min_range_prefix_v6: int = Field(default=48, ge=32, le=128)
     block_minutes: int = Field(default=60, ge=1)
     escalation: float = Field(default=4.0, ge=1.0)
     max_block_minutes: int = Field(default=7 * 24 * 60, ge=1)
@@ -756,6 +783,9 @@ class AutoBlockConfig(CapabilityConfig):
             "SECAUTO_AUTO_BLOCK_ALLOW_CIDRS": json.dumps(list(self.allow_cidrs)),
             "SECAUTO_AUTO_BLOCK_ALLOW_OWN_VPCS": json.dumps(self.allow_own_vpcs),
             "SECAUTO_AUTO_BLOCK_ALLOW_AWS_RANGES": json.dumps(self.allow_aws_ranges),
+            "SECAUTO_AUTO_BLOCK_ALLOW_PRIVATE_SOURCES": json.dumps(self.allow_private_sources),
+            "SECAUTO_AUTO_BLOCK_MIN_RANGE_PREFIX_V4": str(self.min_range_prefix_v4),
+            "SECAUTO_AUTO_BLOCK_MIN_RANGE_PREFIX_V6": str(self.min_range_prefix_v6),
             "SECAUTO_AUTO_BLOCK_BLOCK_MINUTES": str(self.block_minutes),
             "SECAUTO_AUTO_BLOCK_ESCALATION": repr(self.escalation),
             "SECAUTO_AUTO_BLOCK_MAX_BLOCK_MINUTES": str(self.max_block_minutes),
