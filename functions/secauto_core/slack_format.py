@@ -47,8 +47,14 @@ INVISIBLE_PLACEHOLDER = "\ufffd"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 #: Format characters (Cf, bidirectional controls among them) and lone surrogates (Cs).
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cs"})
-#: Letters and marks that render as nothing: Hangul fillers, the combining grapheme joiner.
-_INVISIBLE_OTHERS = frozenset("\u115f\u1160\u3164\uffa0\u034f")
+#: Letters and marks that render as nothing: Hangul fillers, the combining grapheme joiner, and
+#: the variation selectors (Mn, FE00-FE0F and E0100-E01EF), which can carry hidden data after any
+#: visible character. An emoji's U+FE0F goes too: its base glyph still shows.
+_INVISIBLE_OTHERS = frozenset(
+    "\u115f\u1160\u3164\uffa0\u034f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _BROADCAST = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
 _ENTITY_OR_AMPERSAND = re.compile(r"&(?!(amp|lt|gt);)")

@@ -28,10 +28,17 @@ FOLDED = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 ENTITY = re.compile(r"&(amp|lt|gt);")
 BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 #: Invisible characters beyond the format (Cf) and surrogate (Cs) categories.
-INVISIBLE_LETTERS = "\u115f\u1160\u3164\uffa0\u034f"
+INVISIBLE_LETTERS = (
+    "\u115f\u1160\u3164\uffa0\u034f"
+    # Variation selectors (Mn): they can carry hidden data after any visible character.
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
 #: Bidirectional controls, zero-width characters, the BOM, a tag character, a lone surrogate.
 INVISIBLE = [
     "\u202e",
+    "\ufe0f",
+    "\U000e0101",
     "\u202a",
     "\u2066",
     "\u2069",
